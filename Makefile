@@ -1,0 +1,99 @@
+# mcd - a memcached-compatible cache server whose inside can be seen.
+#
+#   make            build mcd/mcd
+#   make run        build, then run mcd on 127.0.0.1:11211 in the foreground
+#   make test       build and run every test under prove (one TAP summary)
+#   make asan/tsan  the same suite under AddressSanitizer+UBSan / ThreadSanitizer
+#   make deps       install missing Debian packages (as root), or name them
+#   make man        regenerate man/mcd-errors.7 from mcd/errors.def
+#   make lint       the error-registry lint (part of make test)
+#   make clean
+
+CC ?= cc
+BUILD ?= build
+OPT ?= -O2 -g
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS_ALL = -std=gnu11 $(OPT) $(WARN) -pthread -D_GNU_SOURCE $(SAN) $(CFLAGS)
+LDLIBS_MCD = -levent -levent_pthreads -pthread $(LDLIBS)
+DEPS_OK = $(BUILD)/.deps-ok
+
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
+MCD_SRCS := $(wildcard mcd/*.c mcd/engine/*/*.c)
+MCD_OBJS := $(MCD_SRCS:%.c=$(BUILD)/%.o)
+MCD_LIB_OBJS := $(filter-out $(BUILD)/mcd/main.o,$(MCD_OBJS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all run test asan tsan deps man lint clean unit prove check-deps fuzz
+
+# The server binary: mcd/mcd for the normal build, inside the build folder
+# for the sanitizer builds so they never overwrite each other.
+BIN ?= mcd/mcd
+
+all: $(BIN)
+
+$(BIN): $(MCD_OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_MCD)
+
+$(BUILD)/%.o: %.c $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
+
+# Rebuild everything when the compiler or flags change.
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CC) $(CFLAGS_ALL)' | cmp -s - $@ || echo '$(CC) $(CFLAGS_ALL)' > $@
+FORCE:
+
+-include $(MCD_OBJS:.o=.d)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(MCD_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS_ALL) -Imcd -o $@ $^ -lcmocka $(LDLIBS_MCD)
+
+deps:
+	@scripts/deps.sh
+
+run: deps $(BIN)
+	./mcd/mcd -p 11211 -l 127.0.0.1 -U 0 $(ARGS)
+
+unit: $(UNIT_BINS)
+
+# make test: unit tests (cmocka, TAP) and integration tests (.t) under one
+# prove run, then the lint and the fuzz smoke pass as their own TAP files.
+SHELL := /bin/bash
+
+test: deps $(BIN) unit $(BUILD)/gen-errors-man
+	MCD_BIN=$(abspath $(BIN)) MCD_UNIT_DIR=$(abspath $(BUILD)/tests) \
+	  MCD_GEN_ERRORS_MAN=$(abspath $(BUILD)/gen-errors-man) \
+	  prove -j2 --timer $(PROVE_ARGS) $(UNIT_BINS) tests/lint.t tests/t/*.t
+
+asan:
+	$(MAKE) BUILD=build-asan BIN=build-asan/mcd SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" OPT="-O1 -g" test
+
+tsan:
+	$(MAKE) BUILD=build-tsan BIN=build-tsan/mcd SAN="-fsanitize=thread" OPT="-O1 -g" test
+
+man: man/mcd-errors.7
+
+$(BUILD)/gen-errors-man: scripts/gen-errors-man.c mcd/errors.def
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=gnu11 -O0 -Wall -Imcd -o $@ $<
+
+man/mcd-errors.7: $(BUILD)/gen-errors-man
+	$(BUILD)/gen-errors-man > $@
+
+lint: $(BUILD)/gen-errors-man
+	@scripts/lint-errors.sh $(BUILD)/gen-errors-man
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz mcd/mcd

@@ -1,0 +1,620 @@
+/*
+ * conn.c - the connection state machine: read -> parse -> execute -> write.
+ *
+ * One handler, conn_drive(), runs a connection until it must wait for the
+ * socket. Parsed commands append to the response chain; the chain leaves in
+ * as few sendmsg() calls as IOV_MAX allows, before the connection waits
+ * for more input, so pipelined requests get batched replies.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "settings.h"
+#include "stats.h"
+#include "thread.h"
+
+#define RBUF_INIT 16384
+#define RBUF_MAX (1024 * 1024)
+#define WBLOCK_SIZE 16384
+#define WBLOCK_KEEP 64          /* free blocks a thread keeps */
+#define OUT_FLUSH_BYTES (512 * 1024)
+
+struct wblock {
+    struct wblock *next;
+    size_t size, used;
+    char data[];
+};
+
+static uint64_t next_conn_id;   /* atomic */
+static uint64_t curr_conns;     /* atomic gauge */
+static uint64_t total_conns;    /* atomic counter */
+
+void conn_setup(void) {}
+
+void conn_thread_teardown(struct thread *t)
+{
+    while (t->free_blocks) {
+        struct wblock *b = t->free_blocks;
+        t->free_blocks = b->next;
+        free(b);
+    }
+    t->nfree_blocks = 0;
+}
+
+uint64_t conn_curr(void) { return __atomic_load_n(&curr_conns, __ATOMIC_RELAXED); }
+uint64_t conn_total(void) { return __atomic_load_n(&total_conns, __ATOMIC_RELAXED); }
+
+void conn_count_open(void)
+{
+    __atomic_add_fetch(&curr_conns, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&total_conns, 1, __ATOMIC_RELAXED);
+}
+
+void conn_count_closed(void)
+{
+    __atomic_sub_fetch(&curr_conns, 1, __ATOMIC_RELAXED);
+}
+
+const char *conn_state_name(enum conn_state s)
+{
+    switch (s) {
+    case CONN_READ: return "conn_waiting";
+    case CONN_PARSE: return "conn_parse_cmd";
+    case CONN_NREAD: return "conn_nread";
+    case CONN_SWALLOW: return "conn_swallow";
+    case CONN_WRITE: return "conn_mwrite";
+    case CONN_CLOSING: return "conn_closing";
+    }
+    return "conn_unknown";
+}
+
+void conn_set_state(struct conn *c, enum conn_state s)
+{
+    __atomic_store_n(&c->state, s, __ATOMIC_RELAXED);
+}
+
+/* --- response chain ------------------------------------------------------ */
+
+static struct wblock *wblock_get(struct conn *c, size_t need)
+{
+    struct thread *t = c->thr;
+    struct wblock *b;
+    if (need <= WBLOCK_SIZE && t->free_blocks) {
+        b = t->free_blocks;
+        t->free_blocks = b->next;
+        t->nfree_blocks--;
+    } else {
+        size_t size = need > WBLOCK_SIZE ? need : WBLOCK_SIZE;
+        b = err_inject(ERR_WBUF_MALLOC) ? NULL : malloc(sizeof(*b) + size);
+        if (!b)
+            return NULL;
+        b->size = size;
+    }
+    b->next = NULL;
+    b->used = 0;
+    return b;
+}
+
+static void wblocks_release(struct conn *c)
+{
+    struct thread *t = c->thr;
+    struct wblock *b = c->wb_head;
+    while (b) {
+        struct wblock *next = b->next;
+        if (b->size == WBLOCK_SIZE && t->nfree_blocks < WBLOCK_KEEP) {
+            b->next = t->free_blocks;
+            t->free_blocks = b;
+            t->nfree_blocks++;
+        } else {
+            free(b);
+        }
+        b = next;
+    }
+    c->wb_head = c->wb_tail = NULL;
+}
+
+static bool iov_room(struct conn *c)
+{
+    if (c->iovcnt < c->iovcap)
+        return true;
+    int cap = c->iovcap ? c->iovcap * 2 : 64;
+    struct iovec *n = realloc(c->iov, (size_t)cap * sizeof(*n));
+    if (!n)
+        return false;
+    c->iov = n;
+    c->iovcap = cap;
+    return true;
+}
+
+static bool add_iov(struct conn *c, const char *p, size_t n)
+{
+    if (c->iovcnt > c->iovsent) {
+        struct iovec *last = &c->iov[c->iovcnt - 1];
+        if ((const char *)last->iov_base + last->iov_len == p) {
+            last->iov_len += n;
+            c->out_pending += n;
+            return true;
+        }
+    }
+    if (!iov_room(c)) {
+        err_raise(ERR_WBUF_MALLOC, c->id);
+        conn_set_state(c, CONN_CLOSING);
+        return false;
+    }
+    c->iov[c->iovcnt].iov_base = (void *)p;
+    c->iov[c->iovcnt].iov_len = n;
+    c->iovcnt++;
+    c->out_pending += n;
+    return true;
+}
+
+char *conn_reserve(struct conn *c, size_t n)
+{
+    struct wblock *b = c->wb_tail;
+    if (b && b->size - b->used >= n)
+        return b->data + b->used;
+    b = wblock_get(c, n);
+    if (!b) {
+        err_raise(ERR_WBUF_MALLOC, c->id);
+        conn_set_state(c, CONN_CLOSING);
+        return NULL;
+    }
+    if (c->wb_tail)
+        c->wb_tail->next = b;
+    else
+        c->wb_head = b;
+    c->wb_tail = b;
+    return b->data;
+}
+
+void conn_commit(struct conn *c, size_t used)
+{
+    struct wblock *b = c->wb_tail;
+    char *p = b->data + b->used;
+    b->used += used;
+    add_iov(c, p, used);
+}
+
+bool conn_add_text(struct conn *c, const char *s, size_t n)
+{
+    char *p = conn_reserve(c, n);
+    if (!p)
+        return false;
+    memcpy(p, s, n);
+    conn_commit(c, n);
+    return true;
+}
+
+bool conn_add_static(struct conn *c, const char *s, size_t n)
+{
+    /* Short constant replies are copied: merging them into the block's
+     * iovec costs less than an extra iovec entry. */
+    if (n <= 64)
+        return conn_add_text(c, s, n);
+    return add_iov(c, s, n);
+}
+
+bool conn_add_item(struct conn *c, item *it, const char *p, size_t n)
+{
+    if (c->nheld == c->heldcap) {
+        int cap = c->heldcap ? c->heldcap * 2 : 32;
+        item **h = realloc(c->held, (size_t)cap * sizeof(*h));
+        if (!h) {
+            err_raise(ERR_WBUF_MALLOC, c->id);
+            engine->release(it);
+            conn_set_state(c, CONN_CLOSING);
+            return false;
+        }
+        c->held = h;
+        c->heldcap = cap;
+    }
+    c->held[c->nheld++] = it;
+    return add_iov(c, p, n);
+}
+
+void conn_error_ctx(struct conn *c, enum err_site e, struct err_ctx *ctx)
+{
+    size_t len;
+    const char *line = err_line(e, &len);
+    ctx->conn_id = c->id;
+    err_raise_ctx(e, ctx);
+    if (settings.verbose > 0)
+        fprintf(stderr, ">%d %.*s\n", c->fd, (int)len - 2, line);
+    conn_add_static(c, line, len);
+}
+
+void conn_error(struct conn *c, enum err_site e)
+{
+    struct err_ctx ctx = { .clsid = -1 };
+    conn_error_ctx(c, e, &ctx);
+}
+
+static void out_reset(struct conn *c)
+{
+    for (int i = 0; i < c->nheld; i++)
+        engine->release(c->held[i]);
+    c->nheld = 0;
+    c->iovcnt = c->iovsent = 0;
+    c->out_pending = 0;
+    wblocks_release(c);
+}
+
+enum write_result { WRITE_DONE, WRITE_BLOCKED, WRITE_ERROR };
+
+static enum write_result conn_flush(struct conn *c)
+{
+    while (c->iovsent < c->iovcnt) {
+        int cnt = c->iovcnt - c->iovsent;
+        if (cnt > IOV_MAX)
+            cnt = IOV_MAX;
+        struct msghdr m = { .msg_iov = &c->iov[c->iovsent], .msg_iovlen = (size_t)cnt };
+        ssize_t n = sendmsg(c->fd, &m, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return WRITE_BLOCKED;
+            if (errno == EINTR)
+                continue;
+            err_raise(ERR_CONN_WRITE, c->id);
+            return WRITE_ERROR;
+        }
+        __atomic_store_n(&c->bytes_out, c->bytes_out + (uint64_t)n, __ATOMIC_RELAXED);
+        STAT_ADD(bytes_written, (uint64_t)n);
+        while (n > 0) {
+            struct iovec *v = &c->iov[c->iovsent];
+            if ((size_t)n >= v->iov_len) {
+                n -= (ssize_t)v->iov_len;
+                c->iovsent++;
+            } else {
+                v->iov_base = (char *)v->iov_base + n;
+                v->iov_len -= (size_t)n;
+                n = 0;
+            }
+        }
+    }
+    out_reset(c);
+    return WRITE_DONE;
+}
+
+/* --- events -------------------------------------------------------------- */
+
+static bool conn_want(struct conn *c, short flags)
+{
+    if (c->ev_flags == flags)
+        return true;
+    if (c->ev_flags)
+        event_del(&c->ev);
+    event_assign(&c->ev, c->thr->base, c->fd, flags | EV_PERSIST, conn_event, c);
+    if (err_inject(ERR_EVENT_ADD) || event_add(&c->ev, NULL) == -1) {
+        err_raise(ERR_EVENT_ADD, c->id);
+        c->ev_flags = 0;
+        return false;
+    }
+    c->ev_flags = flags;
+    return true;
+}
+
+struct conn *conn_new(int fd, struct thread *thr, bool is_unix)
+{
+    struct conn *c = err_inject(ERR_CONN_MALLOC) ? NULL : calloc(1, sizeof(*c));
+    if (c)
+        c->rbuf = malloc(RBUF_INIT);
+    if (!c || !c->rbuf) {
+        err_raise(ERR_CONN_MALLOC, 0);
+        free(c);
+        return NULL;
+    }
+    c->fd = fd;
+    c->id = __atomic_add_fetch(&next_conn_id, 1, __ATOMIC_RELAXED);
+    c->thr = thr;
+    c->rsize = RBUF_INIT;
+    c->is_unix = is_unix;
+    c->created = time(NULL);
+    c->last_cmd = clock_now();
+    c->proto = settings.protocol == PROTO_ASCII ? CP_TEXT :
+               settings.protocol == PROTO_BINARY ? CP_BINARY : CP_NEGOTIATE;
+    c->state = CONN_READ;
+    c->after_write = CONN_PARSE;
+
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (is_unix) {
+        snprintf(c->peer, sizeof(c->peer), "unix:%s", settings.socketpath ? settings.socketpath : "");
+    } else if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        char host[48] = "?";
+        char port[8] = "?";
+        getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port,
+                    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
+        snprintf(c->peer, sizeof(c->peer), ss.ss_family == AF_INET6 ?
+                 "tcp6:[%s]:%s" : "tcp:%s:%s", host, port);
+    }
+    if (!conn_want(c, EV_READ)) {
+        free(c->rbuf);
+        free(c);
+        return NULL;
+    }
+    pthread_mutex_lock(&thr->lock);
+    c->next = thr->conns;
+    if (thr->conns)
+        thr->conns->prev = c;
+    thr->conns = c;
+    thr->nconns++;
+    pthread_mutex_unlock(&thr->lock);
+    return c;
+}
+
+void conn_close(struct conn *c)
+{
+    struct thread *t = c->thr;
+    if (c->ev_flags)
+        event_del(&c->ev);
+    pthread_mutex_lock(&t->lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        t->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    t->nconns--;
+    pthread_mutex_unlock(&t->lock);
+    if (c->nr_item)
+        engine->release(c->nr_item);
+    out_reset(c);
+    close(c->fd);
+    free(c->rbuf);
+    free(c->iov);
+    free(c->held);
+    free(c->proto_state);
+    free(c);
+    conn_count_closed();
+}
+
+enum read_result { READ_DATA, READ_NONE, READ_ERROR };
+
+static enum read_result conn_read(struct conn *c)
+{
+    if (c->rbytes == 0)
+        c->rpos = 0;
+    if (c->rpos + c->rbytes == c->rsize) {
+        if (c->rpos > 0) {
+            memmove(c->rbuf, c->rbuf + c->rpos, c->rbytes);
+            c->rpos = 0;
+        } else if (c->rsize < RBUF_MAX) {
+            char *n = err_inject(ERR_RBUF_MALLOC) ? NULL : realloc(c->rbuf, c->rsize * 2);
+            if (!n) {
+                conn_error(c, ERR_RBUF_MALLOC);
+                c->after_write = CONN_CLOSING;
+                conn_set_state(c, CONN_WRITE);
+                return READ_NONE;
+            }
+            c->rbuf = n;
+            c->rsize *= 2;
+        }
+    }
+    size_t room = c->rsize - c->rpos - c->rbytes;
+    if (room == 0)
+        return READ_DATA;   /* the parser decides what a full buffer means */
+    ssize_t n = read(c->fd, c->rbuf + c->rpos + c->rbytes, room);
+    if (n > 0) {
+        c->rbytes += (size_t)n;
+        __atomic_store_n(&c->bytes_in, c->bytes_in + (uint64_t)n, __ATOMIC_RELAXED);
+        STAT_ADD(bytes_read, (uint64_t)n);
+        return READ_DATA;
+    }
+    if (n == 0)
+        return READ_ERROR;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return READ_NONE;
+    err_raise(ERR_CONN_READ, c->id);
+    return READ_ERROR;
+}
+
+/* Give an idle connection's big read buffer back. */
+static void conn_shrink(struct conn *c)
+{
+    if (c->rsize > RBUF_INIT && c->rbytes == 0) {
+        char *n = malloc(RBUF_INIT);
+        if (n) {
+            free(c->rbuf);
+            c->rbuf = n;
+            c->rsize = RBUF_INIT;
+            c->rpos = 0;
+        }
+    }
+}
+
+static bool try_command(struct conn *c)
+{
+    if (c->proto == CP_NEGOTIATE) {
+        if (c->rbytes == 0)
+            return false;
+        bool bin = (unsigned char)c->rbuf[c->rpos] == 0x80 && proto_bin_try_command;
+        c->proto = bin ? CP_BINARY : CP_TEXT;
+    }
+    if (c->proto == CP_BINARY && proto_bin_try_command)
+        return proto_bin_try_command(c);
+    return proto_text_try_command(c);
+}
+
+static void complete_nread(struct conn *c)
+{
+    if (c->proto == CP_BINARY && proto_bin_complete_nread)
+        proto_bin_complete_nread(c);
+    else
+        proto_text_complete_nread(c);
+}
+
+/* Move buffered bytes into the value being read; true when it is whole. */
+static bool nread_from_buffer(struct conn *c)
+{
+    size_t n = c->rbytes < c->nr_left ? c->rbytes : c->nr_left;
+    if (n) {
+        memcpy(c->nr_dst, c->rbuf + c->rpos, n);
+        c->nr_dst += n;
+        c->nr_left -= n;
+        c->rpos += n;
+        c->rbytes -= n;
+    }
+    return c->nr_left == 0;
+}
+
+static bool swallow_from_buffer(struct conn *c)
+{
+    size_t n = c->rbytes < c->swallow ? c->rbytes : c->swallow;
+    c->swallow -= n;
+    c->rpos += n;
+    c->rbytes -= n;
+    return c->swallow == 0;
+}
+
+/* Wait for input: first send what is queued, since the client may be
+ * waiting for those replies before it sends more. Returns true when the
+ * caller should return and let the event loop wake it. */
+static bool wait_for_input(struct conn *c, enum conn_state resume)
+{
+    if (c->iovcnt > c->iovsent) {
+        c->after_write = resume;
+        conn_set_state(c, CONN_WRITE);
+        return false;
+    }
+    if (!conn_want(c, EV_READ)) {
+        conn_set_state(c, CONN_CLOSING);
+        return false;
+    }
+    conn_set_state(c, resume);
+    return true;
+}
+
+static void conn_drive(struct conn *c)
+{
+    int budget = settings.reqs_per_event;
+    for (;;) {
+        switch (c->state) {
+        case CONN_READ:
+            switch (conn_read(c)) {
+            case READ_DATA:
+                conn_set_state(c, CONN_PARSE);
+                break;
+            case READ_NONE:
+                if (c->state == CONN_WRITE)
+                    break;
+                conn_shrink(c);
+                if (!conn_want(c, EV_READ))
+                    conn_set_state(c, CONN_CLOSING);
+                else
+                    return;
+                break;
+            case READ_ERROR:
+                conn_set_state(c, CONN_CLOSING);
+                break;
+            }
+            break;
+
+        case CONN_PARSE:
+            if (budget-- <= 0) {
+                /* Let other connections run; come back when writable. */
+                STAT_INCR(conn_yields);
+                if (!conn_want(c, EV_WRITE))
+                    conn_set_state(c, CONN_CLOSING);
+                else
+                    return;
+                break;
+            }
+            if (c->out_pending > OUT_FLUSH_BYTES || c->iovcnt >= IOV_MAX) {
+                c->after_write = CONN_PARSE;
+                conn_set_state(c, CONN_WRITE);
+                break;
+            }
+            if (!try_command(c) && c->state == CONN_PARSE) {
+                if (c->iovcnt > c->iovsent) {
+                    c->after_write = CONN_READ;
+                    conn_set_state(c, CONN_WRITE);
+                } else {
+                    conn_set_state(c, CONN_READ);
+                }
+            }
+            break;
+
+        case CONN_NREAD:
+            if (nread_from_buffer(c)) {
+                conn_set_state(c, CONN_PARSE);
+                complete_nread(c);
+                break;
+            }
+            if (c->nr_left > 0) {
+                ssize_t n = read(c->fd, c->nr_dst, c->nr_left);
+                if (n > 0) {
+                    c->nr_dst += n;
+                    c->nr_left -= (size_t)n;
+                    __atomic_store_n(&c->bytes_in, c->bytes_in + (uint64_t)n, __ATOMIC_RELAXED);
+                    STAT_ADD(bytes_read, (uint64_t)n);
+                    break;
+                }
+                if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+                    if (n < 0)
+                        err_raise(ERR_CONN_READ, c->id);
+                    conn_set_state(c, CONN_CLOSING);
+                    break;
+                }
+                if (wait_for_input(c, CONN_NREAD))
+                    return;
+            }
+            break;
+
+        case CONN_SWALLOW:
+            if (swallow_from_buffer(c)) {
+                conn_set_state(c, CONN_PARSE);
+                break;
+            }
+            switch (conn_read(c)) {
+            case READ_DATA:
+                break;
+            case READ_NONE:
+                if (wait_for_input(c, CONN_SWALLOW))
+                    return;
+                break;
+            case READ_ERROR:
+                conn_set_state(c, CONN_CLOSING);
+                break;
+            }
+            break;
+
+        case CONN_WRITE:
+            switch (conn_flush(c)) {
+            case WRITE_DONE:
+                conn_set_state(c, c->after_write);
+                c->after_write = CONN_PARSE;
+                break;
+            case WRITE_BLOCKED:
+                if (!conn_want(c, EV_WRITE))
+                    conn_set_state(c, CONN_CLOSING);
+                else
+                    return;
+                break;
+            case WRITE_ERROR:
+                conn_set_state(c, CONN_CLOSING);
+                break;
+            }
+            break;
+
+        case CONN_CLOSING:
+            conn_close(c);
+            return;
+        }
+    }
+}
+
+void conn_event(evutil_socket_t fd, short which, void *arg)
+{
+    struct conn *c = arg;
+    (void)fd;
+    (void)which;
+    conn_drive(c);
+}

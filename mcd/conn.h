@@ -1,0 +1,108 @@
+/*
+ * conn.h - a client connection: its state machine, its read buffer and its
+ * response chain. The protocol modules parse from the read buffer and build
+ * responses with conn_add_*(); values go out straight from item memory,
+ * with the item held by a reference until the bytes are sent.
+ */
+#ifndef MCD_CONN_H
+#define MCD_CONN_H
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "engine.h"
+#include "errors.h"
+
+enum conn_state {
+    CONN_READ,      /* waiting for bytes of a new command */
+    CONN_PARSE,     /* commands may be waiting in the read buffer */
+    CONN_NREAD,     /* reading a value into an item */
+    CONN_SWALLOW,   /* discarding a refused value */
+    CONN_WRITE,     /* sending the response chain */
+    CONN_CLOSING
+};
+
+enum conn_proto { CP_NEGOTIATE, CP_TEXT, CP_BINARY };
+
+struct thread;
+struct wblock;
+
+struct conn {
+    int fd;
+    uint64_t id;
+    struct thread *thr;
+    struct event ev;
+    short ev_flags;
+    enum conn_state state;      /* written by the owner; read by stats: atomic */
+    enum conn_state after_write;
+    enum conn_proto proto;
+    bool is_unix;
+    char peer[64];
+    time_t created;
+    rel_time_t last_cmd;        /* atomic */
+    uint64_t bytes_in, bytes_out;   /* atomic */
+    const char *cur_cmd;        /* static name of the command being served */
+
+    /* read buffer: valid bytes are rbuf[rpos .. rpos + rbytes) */
+    char *rbuf;
+    size_t rsize, rpos, rbytes;
+
+    /* a value being read (CONN_NREAD) */
+    item *nr_item;
+    char *nr_dst;
+    size_t nr_left;
+    enum store_op nr_op;
+    bool nr_meta;               /* the value belongs to a meta command */
+    bool noreply;
+    /* bytes still to discard (CONN_SWALLOW) */
+    size_t swallow;
+    /* the protocol's per-command scratch (binary header etc.) */
+    void *proto_state;
+
+    /* response chain */
+    struct iovec *iov;
+    int iovcnt, iovcap, iovsent;
+    item **held;
+    int nheld, heldcap;
+    struct wblock *wb_head, *wb_tail;
+    size_t out_pending;
+
+    struct conn *next, *prev;   /* the thread's list; thread lock */
+};
+
+/* Response building. Text is copied into the chain's blocks; references
+ * point at item memory and hold the item until sent. Each returns false
+ * only when memory ran out (the site is raised and the conn will close). */
+bool conn_add_text(struct conn *c, const char *s, size_t n);
+bool conn_add_static(struct conn *c, const char *s, size_t n);
+bool conn_add_item(struct conn *c, item *it, const char *p, size_t n);
+/* Reserve room for up to n bytes of text; commit what was written. */
+char *conn_reserve(struct conn *c, size_t n);
+void conn_commit(struct conn *c, size_t used);
+/* Answer the error line of a site, counted with this connection's id. */
+void conn_error(struct conn *c, enum err_site e);
+void conn_error_ctx(struct conn *c, enum err_site e, struct err_ctx *ctx);
+
+void conn_set_state(struct conn *c, enum conn_state s);
+const char *conn_state_name(enum conn_state s);
+
+/* Owner thread only. */
+struct conn *conn_new(int fd, struct thread *thr, bool is_unix);
+void conn_close(struct conn *c);
+void conn_event(evutil_socket_t fd, short which, void *arg);
+void conn_setup(void);
+/* Frees a stopping thread's pooled response blocks. */
+void conn_thread_teardown(struct thread *t);
+
+/* Live counts over all threads. */
+uint64_t conn_curr(void);
+uint64_t conn_total(void);
+/* The listener counts a connection when it hands it to a worker. */
+void conn_count_open(void);
+void conn_count_closed(void);
+
+#endif /* MCD_CONN_H */

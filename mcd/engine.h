@@ -1,0 +1,94 @@
+/*
+ * engine.h - the storage-engine interface. The protocol code and the admin
+ * socket reach storage only through this table of functions.
+ *
+ * References: every item an engine hands out (alloc, get, touch) carries one
+ * reference owned by the caller, who gives it back with release(). An item
+ * is never freed or reused while a reference is out, so a value can be sent
+ * straight from item memory.
+ */
+#ifndef MCD_ENGINE_H
+#define MCD_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errors.h"
+#include "item.h"
+
+enum store_op {
+    STORE_SET = 1, STORE_ADD, STORE_REPLACE, STORE_APPEND, STORE_PREPEND,
+    STORE_CAS
+};
+
+enum store_result {
+    STORE_STORED, STORE_NOT_STORED, STORE_EXISTS, STORE_NOT_FOUND,
+    STORE_ERROR         /* *err names the site */
+};
+
+enum delta_result {
+    DELTA_OK, DELTA_NON_NUMERIC, DELTA_NOT_FOUND, DELTA_EXISTS, DELTA_ERROR
+};
+
+/* Emits one statistic: name and an already formatted value. */
+typedef void (*stat_emit_fn)(void *ctx, const char *name, const char *value);
+
+/* What one slab class (or the engine's one pool) looks like right now. */
+struct engine_class_info {
+    int id;
+    uint32_t chunk_size;
+    uint32_t chunks_per_page;
+    uint64_t pages;
+    uint64_t used_chunks;
+    uint64_t free_chunks;
+    uint64_t mem_requested;     /* bytes the items asked for */
+    uint64_t items;             /* linked items in the LRU */
+    uint64_t evicted, evicted_nonzero, evicted_unfetched, expired_unfetched;
+    uint64_t reclaimed, outofmemory;
+    uint32_t evicted_time;      /* age of the last evicted item, seconds */
+    uint32_t tail_age;          /* age of the LRU tail, seconds */
+};
+
+struct engine {
+    const char *name;
+
+    /* Lifecycle: setup reads settings; start launches background threads. */
+    int (*setup)(void);
+    void (*start)(void);
+    void (*stop)(void);
+
+    /* Items. */
+    item *(*alloc)(const char *key, size_t nkey, uint32_t flags,
+                   rel_time_t exptime, uint32_t nbytes, enum err_site *err);
+    void (*release)(item *it);
+    item *(*get)(const char *key, size_t nkey);
+    /* get and set a new exptime in one step */
+    item *(*touch)(const char *key, size_t nkey, rel_time_t exptime);
+    /* Store it (allocated by alloc) by op; it->cas is the compare value for
+     * STORE_CAS. *cas gets the stored item's new CAS. The caller keeps its
+     * reference to it and still releases it. */
+    enum store_result (*store)(item *it, enum store_op op, uint64_t *cas,
+                               enum err_site *err);
+    /* Delete; cas != 0 only deletes an item with that CAS. */
+    enum store_result (*remove)(const char *key, size_t nkey, uint64_t cas);
+    /* incr/decr; buf (>= 21 bytes) gets the new value as text. */
+    enum delta_result (*arith)(const char *key, size_t nkey, bool incr,
+                               uint64_t delta, uint64_t cas_in, char *buf,
+                               uint64_t *cas, enum err_site *err);
+    /* Invalidate everything stored before now + delay seconds. */
+    void (*flush)(int64_t delay);
+
+    /* Introspection. */
+    void (*stats)(stat_emit_fn emit, void *ctx);
+    int (*nclasses)(void);
+    bool (*class_info)(int id, struct engine_class_info *out);
+    /* Smallest class size able to hold an item of this total size, 0 if none. */
+    uint32_t (*class_for)(size_t total);
+};
+
+extern const struct engine *engine;
+
+const struct engine *engine_find(const char *name);
+
+#endif /* MCD_ENGINE_H */

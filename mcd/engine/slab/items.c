@@ -1,0 +1,681 @@
+/*
+ * items.c - items of the slab engine: allocation with eviction, linking
+ * into the hash table and the per-class LRU, the store rules (add, replace,
+ * append, prepend, cas), arithmetic, touch, delete, flush and expiry; and the
+ * `struct engine` that exports them.
+ *
+ * Reference counting: a linked item holds one reference for the table; each
+ * caller of get/touch/alloc holds one more. References are only taken under
+ * the item's lock, so an evictor holding that lock and seeing a count of 1
+ * knows nobody can be reading the item.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "slab_internal.h"
+#include "../../errors.h"
+#include "../../settings.h"
+#include "../../stats.h"
+#include "../../util.h"
+
+/* Items are moved to the LRU head at most this often (seconds). */
+#define ITEM_UPDATE_INTERVAL 60
+/* How many tail items the evictor looks at before giving up. */
+#define EVICT_SEARCH 8
+
+struct lru {
+    pthread_mutex_t lock;       /* guards everything below */
+    item *head, *tail;
+    uint64_t count;             /* linked items */
+    uint64_t bytes;             /* their total size */
+    uint64_t evicted, evicted_nonzero, evicted_unfetched, expired_unfetched;
+    uint64_t reclaimed;
+    rel_time_t evicted_time;
+};
+
+static struct lru lrus[SLAB_MAX_CLASSES];
+static uint64_t cas_counter;        /* atomic */
+static uint64_t oldest_cas;         /* atomic: items below are flushed */
+static rel_time_t pending_flush;    /* atomic: time of a delayed flush */
+static uint64_t curr_items;         /* atomic gauge */
+static uint64_t total_items;        /* atomic counter */
+
+/* --- helpers ----------------------------------------------------------- */
+
+static inline bool item_is_flushed(const item *it)
+{
+    return it->cas < __atomic_load_n(&oldest_cas, __ATOMIC_RELAXED);
+}
+
+static inline bool item_is_expired(const item *it, rel_time_t now)
+{
+    return it->exptime != 0 && it->exptime <= now;
+}
+
+static void item_free(item *it)
+{
+    size_t total = item_total(it->nkey, it->nbytes);
+    slabs_free(it, it->clsid, total);
+}
+
+static inline void ref_incr(item *it)
+{
+    __atomic_add_fetch(&it->refcount, 1, __ATOMIC_ACQ_REL);
+}
+
+/* Drops one reference; frees an unlinked item at zero. */
+static void item_release(item *it)
+{
+    if (__atomic_sub_fetch(&it->refcount, 1, __ATOMIC_ACQ_REL) == 0)
+        item_free(it);
+}
+
+/* Under the class's LRU lock. */
+static void lru_link_head(struct lru *l, item *it)
+{
+    it->prev = NULL;
+    it->next = l->head;
+    if (l->head)
+        l->head->prev = it;
+    l->head = it;
+    if (!l->tail)
+        l->tail = it;
+}
+
+static void lru_unlink(struct lru *l, item *it)
+{
+    if (it->prev)
+        it->prev->next = it->next;
+    else
+        l->head = it->next;
+    if (it->next)
+        it->next->prev = it->prev;
+    else
+        l->tail = it->prev;
+    it->next = it->prev = NULL;
+}
+
+/* Under lock(hv). */
+static void do_item_link(item *it, uint32_t hv)
+{
+    struct lru *l = &lrus[it->clsid];
+    it->it_flags |= ITEM_LINKED;
+    __atomic_store_n(&it->time, clock_now(), __ATOMIC_RELAXED);
+    it->cas = __atomic_add_fetch(&cas_counter, 1, __ATOMIC_RELAXED);
+    assoc_insert(it, hv);
+    ref_incr(it);
+    pthread_mutex_lock(&l->lock);
+    lru_link_head(l, it);
+    l->count++;
+    l->bytes += item_total(it->nkey, it->nbytes);
+    pthread_mutex_unlock(&l->lock);
+    uint64_t n = __atomic_add_fetch(&curr_items, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&total_items, 1, __ATOMIC_RELAXED);
+    assoc_note_items(n);
+}
+
+/* Under lock(hv) and, if lru_held, the class's LRU lock. */
+static void do_item_unlink_(item *it, uint32_t hv, bool lru_held)
+{
+    if (!(it->it_flags & ITEM_LINKED))
+        return;
+    struct lru *l = &lrus[it->clsid];
+    it->it_flags &= (uint8_t)~ITEM_LINKED;
+    assoc_delete(item_key(it), it->nkey, hv);
+    if (!lru_held)
+        pthread_mutex_lock(&l->lock);
+    lru_unlink(l, it);
+    l->count--;
+    l->bytes -= item_total(it->nkey, it->nbytes);
+    if (!lru_held)
+        pthread_mutex_unlock(&l->lock);
+    __atomic_sub_fetch(&curr_items, 1, __ATOMIC_RELAXED);
+    item_release(it);
+}
+
+static void do_item_unlink(item *it, uint32_t hv)
+{
+    do_item_unlink_(it, hv, false);
+}
+
+static void do_item_replace(item *old, item *it, uint32_t hv)
+{
+    do_item_unlink(old, hv);
+    do_item_link(it, hv);
+}
+
+/* Under lock(hv): note a fetch, and bump to the head if it is time. */
+static void do_item_bump(item *it)
+{
+    rel_time_t now = clock_now();
+    if (it->it_flags & ITEM_FETCHED)
+        it->it_flags |= ITEM_ACTIVE;
+    it->it_flags |= ITEM_FETCHED;
+    if (item_time(it) + ITEM_UPDATE_INTERVAL < now) {
+        struct lru *l = &lrus[it->clsid];
+        pthread_mutex_lock(&l->lock);
+        if (it->it_flags & ITEM_LINKED) {
+            lru_unlink(l, it);
+            lru_link_head(l, it);
+        }
+        pthread_mutex_unlock(&l->lock);
+        __atomic_store_n(&it->time, now, __ATOMIC_RELAXED);
+    }
+}
+
+/* Under lock(hv): the live item for key with a new reference, or NULL.
+ * Dead items found on the way are unlinked (lazy expiry). */
+static item *do_item_get(const char *key, size_t nkey, uint32_t hv, bool bump)
+{
+    item *it = assoc_find(key, nkey, hv);
+    if (!it)
+        return NULL;
+    if (item_is_flushed(it)) {
+        do_item_unlink(it, hv);
+        STAT_INCR(get_flushed);
+        return NULL;
+    }
+    if (item_is_expired(it, clock_now())) {
+        do_item_unlink(it, hv);
+        STAT_INCR(get_expired);
+        return NULL;
+    }
+    ref_incr(it);
+    if (bump)
+        do_item_bump(it);
+    return it;
+}
+
+/* --- eviction ------------------------------------------------------------ */
+
+enum evict_result { EVICT_DONE, EVICT_BUSY, EVICT_EMPTY, EVICT_NONE_DEAD };
+
+/*
+ * Frees one item from the tail of class id: a dead (expired or flushed) one
+ * if any is near the tail, else, when allowed, the least recently used one
+ * nobody is reading. Items fetched since their last bump get a second chance
+ * at the head instead.
+ */
+static enum evict_result lru_evict_one(unsigned id, bool allow_live)
+{
+    struct lru *l = &lrus[id];
+    enum evict_result res = EVICT_EMPTY;
+    rel_time_t now = clock_now();
+    pthread_mutex_lock(&l->lock);
+    item *it = l->tail;
+    for (int tries = 0; it && tries < EVICT_SEARCH; tries++) {
+        item *prev = it->prev;
+        uint32_t hv = hash_key(item_key(it), it->nkey);
+        res = EVICT_BUSY;
+        if (!item_trylock(hv)) {
+            it = prev;
+            continue;
+        }
+        if (item_refcount(it) != 1) {
+            item_unlock(hv);
+            it = prev;
+            continue;
+        }
+        bool dead = item_is_expired(it, now) || item_is_flushed(it);
+        if (!dead && !allow_live) {
+            res = EVICT_NONE_DEAD;
+            item_unlock(hv);
+            it = prev;
+            continue;
+        }
+        if (!dead && (it->it_flags & ITEM_ACTIVE)) {
+            it->it_flags &= (uint8_t)~ITEM_ACTIVE;
+            lru_unlink(l, it);
+            lru_link_head(l, it);
+            item_unlock(hv);
+            it = prev;
+            continue;
+        }
+        if (dead) {
+            l->reclaimed++;
+            if (!(it->it_flags & ITEM_FETCHED))
+                l->expired_unfetched++;
+        } else {
+            l->evicted++;
+            l->evicted_time = now - item_time(it);
+            if (it->exptime != 0)
+                l->evicted_nonzero++;
+            if (!(it->it_flags & ITEM_FETCHED))
+                l->evicted_unfetched++;
+        }
+        do_item_unlink_(it, hv, true);
+        item_unlock(hv);
+        res = EVICT_DONE;
+        break;
+    }
+    pthread_mutex_unlock(&l->lock);
+    return res;
+}
+
+/* --- the engine functions ------------------------------------------------ */
+
+static item *slab_alloc(const char *key, size_t nkey, uint32_t flags,
+                        rel_time_t exptime, uint32_t nbytes, enum err_site *err)
+{
+    size_t total = item_total((uint8_t)nkey, nbytes);
+    unsigned id = slabs_clsid(total);
+    item *it = NULL;
+    if (id == 0 || nbytes - 2 > settings.item_size_max) {
+        *err = ERR_TOO_LARGE;
+        return NULL;
+    }
+    for (int attempt = 0; attempt < 10 && !it; attempt++) {
+        bool page_failed = false;
+        it = slabs_alloc(id, total, &page_failed);
+        if (it)
+            break;
+        if (page_failed) {
+            struct err_ctx ctx = { .clsid = (int)id, .size = total };
+            err_raise_ctx(ERR_SLAB_PAGE_MALLOC, &ctx);
+        }
+        enum evict_result r = lru_evict_one(id, settings.evict_to_free);
+        if (r == EVICT_DONE)
+            continue;
+        if (r == EVICT_EMPTY)
+            *err = ERR_NO_MEMORY_CLASS_EMPTY;
+        else if (r == EVICT_NONE_DEAD || !settings.evict_to_free)
+            *err = ERR_NO_MEMORY_NO_EVICT;
+        else
+            *err = ERR_NO_MEMORY_TAIL_BUSY;
+        if (page_failed && r == EVICT_EMPTY)
+            *err = ERR_SLAB_PAGE_MALLOC;
+        return NULL;
+    }
+    if (!it) {
+        *err = ERR_NO_MEMORY_TAIL_BUSY;
+        return NULL;
+    }
+    it->next = it->prev = it->h_next = NULL;
+    it->time = clock_now();
+    it->exptime = exptime;
+    it->nbytes = nbytes;
+    it->flags = flags;
+    it->cas = 0;
+    it->refcount = 1;
+    it->it_flags = 0;
+    it->clsid = (uint8_t)id;
+    it->nkey = (uint8_t)nkey;
+    memcpy(item_key(it), key, nkey);
+    return it;
+}
+
+static item *slab_get(const char *key, size_t nkey)
+{
+    uint32_t hv = hash_key(key, nkey);
+    item_lock(hv);
+    item *it = do_item_get(key, nkey, hv, true);
+    item_unlock(hv);
+    return it;
+}
+
+static item *slab_touch(const char *key, size_t nkey, rel_time_t exptime)
+{
+    uint32_t hv = hash_key(key, nkey);
+    item_lock(hv);
+    item *it = do_item_get(key, nkey, hv, true);
+    if (it)
+        it->exptime = exptime;
+    item_unlock(hv);
+    return it;
+}
+
+/* Under lock(hv): build old+it (append) or it+old (prepend) as a new item. */
+static item *join_values(item *old, item *it, enum store_op op, enum err_site *err)
+{
+    uint64_t nbytes = (uint64_t)old->nbytes + it->nbytes - 2;
+    if (nbytes - 2 > settings.item_size_max) {
+        *err = ERR_APPEND_TOO_LARGE;
+        return NULL;
+    }
+    item *n = slab_alloc(item_key(old), old->nkey, old->flags, old->exptime,
+                         (uint32_t)nbytes, err);
+    if (!n) {
+        *err = *err == ERR_TOO_LARGE ? ERR_APPEND_TOO_LARGE : ERR_NO_MEMORY_APPEND;
+        return NULL;
+    }
+    if (op == STORE_APPEND) {
+        memcpy(item_data(n), item_data(old), old->nbytes - 2);
+        memcpy(item_data(n) + old->nbytes - 2, item_data(it), it->nbytes);
+    } else {
+        memcpy(item_data(n), item_data(it), it->nbytes - 2);
+        memcpy(item_data(n) + it->nbytes - 2, item_data(old), old->nbytes);
+    }
+    return n;
+}
+
+static enum store_result slab_store(item *it, enum store_op op, uint64_t *cas,
+                                    enum err_site *err)
+{
+    const char *key = item_key(it);
+    uint32_t hv = hash_key(key, it->nkey);
+    enum store_result res = STORE_NOT_STORED;
+    item *n = NULL;
+
+    item_lock(hv);
+    item *old = do_item_get(key, it->nkey, hv, false);
+    switch (op) {
+    case STORE_ADD:
+        if (old) {
+            do_item_bump(old);
+            res = STORE_NOT_STORED;
+        } else {
+            do_item_link(it, hv);
+            res = STORE_STORED;
+        }
+        break;
+    case STORE_SET:
+        if (old)
+            do_item_replace(old, it, hv);
+        else
+            do_item_link(it, hv);
+        res = STORE_STORED;
+        break;
+    case STORE_REPLACE:
+        if (old) {
+            do_item_replace(old, it, hv);
+            res = STORE_STORED;
+        }
+        break;
+    case STORE_CAS:
+        if (!old) {
+            res = STORE_NOT_FOUND;
+        } else if (old->cas != it->cas) {
+            res = STORE_EXISTS;
+        } else {
+            do_item_replace(old, it, hv);
+            res = STORE_STORED;
+        }
+        break;
+    case STORE_APPEND:
+    case STORE_PREPEND:
+        if (!old)
+            break;
+        if (it->cas != 0 && it->cas != old->cas) {
+            res = STORE_EXISTS;
+            break;
+        }
+        n = join_values(old, it, op, err);
+        if (!n) {
+            res = STORE_ERROR;
+            break;
+        }
+        do_item_replace(old, n, hv);
+        res = STORE_STORED;
+        break;
+    }
+    if (res == STORE_STORED && cas)
+        *cas = n ? n->cas : it->cas;
+    item_unlock(hv);
+    if (n)
+        item_release(n);
+    if (old)
+        item_release(old);
+    return res;
+}
+
+static enum store_result slab_remove(const char *key, size_t nkey, uint64_t cas)
+{
+    uint32_t hv = hash_key(key, nkey);
+    enum store_result res = STORE_NOT_FOUND;
+    item_lock(hv);
+    item *it = do_item_get(key, nkey, hv, false);
+    if (it) {
+        if (cas != 0 && cas != it->cas) {
+            res = STORE_EXISTS;
+        } else {
+            do_item_unlink(it, hv);
+            res = STORE_STORED;
+        }
+        item_release(it);
+    }
+    item_unlock(hv);
+    return res;
+}
+
+/* The value as an unsigned 64-bit decimal; trailing spaces allowed. */
+static bool value_to_u64(const item *it, uint64_t *out)
+{
+    const char *p = item_data(it);
+    size_t len = item_vlen(it);
+    while (len > 0 && p[len - 1] == ' ')
+        len--;
+    return parse_u64(p, len, out);
+}
+
+static enum delta_result slab_arith(const char *key, size_t nkey, bool incr,
+                                    uint64_t delta, uint64_t cas_in, char *buf,
+                                    uint64_t *cas, enum err_site *err)
+{
+    uint32_t hv = hash_key(key, nkey);
+    enum delta_result res;
+    uint64_t value;
+    item_lock(hv);
+    item *it = do_item_get(key, nkey, hv, true);
+    if (!it) {
+        res = DELTA_NOT_FOUND;
+        goto done;
+    }
+    if (cas_in != 0 && cas_in != it->cas) {
+        res = DELTA_EXISTS;
+        goto done;
+    }
+    if (!value_to_u64(it, &value)) {
+        res = DELTA_NON_NUMERIC;
+        goto done;
+    }
+    if (incr)
+        value += delta;     /* wraps at 2^64, as memcached */
+    else
+        value = value < delta ? 0 : value - delta;
+    size_t len = fmt_u64(buf, value);
+    if (len + 2 == it->nbytes && item_refcount(it) == 2) {
+        /* Nobody else is reading it: rewrite in place. */
+        memcpy(item_data(it), buf, len);
+        it->cas = __atomic_add_fetch(&cas_counter, 1, __ATOMIC_RELAXED);
+        if (cas)
+            *cas = it->cas;
+        res = DELTA_OK;
+        goto done;
+    }
+    item *n = slab_alloc(key, nkey, it->flags, it->exptime, (uint32_t)len + 2, err);
+    if (!n || err_inject(ERR_NO_MEMORY_INCR)) {
+        if (n)
+            item_release(n);
+        *err = ERR_NO_MEMORY_INCR;
+        res = DELTA_ERROR;
+        goto done;
+    }
+    memcpy(item_data(n), buf, len);
+    memcpy(item_data(n) + len, "\r\n", 2);
+    do_item_replace(it, n, hv);
+    if (cas)
+        *cas = n->cas;
+    item_release(n);
+    res = DELTA_OK;
+done:
+    item_unlock(hv);
+    if (it)
+        item_release(it);
+    return res;
+}
+
+static void flush_now(void)
+{
+    __atomic_store_n(&oldest_cas, __atomic_load_n(&cas_counter, __ATOMIC_RELAXED) + 1,
+                     __ATOMIC_RELAXED);
+}
+
+static void slab_flush(int64_t delay)
+{
+    if (delay <= 0) {
+        __atomic_store_n(&pending_flush, 0, __ATOMIC_RELAXED);
+        flush_now();
+        return;
+    }
+    rel_time_t when = clock_realtime(delay);
+    if (when <= clock_now()) {
+        __atomic_store_n(&pending_flush, 0, __ATOMIC_RELAXED);
+        flush_now();
+    } else {
+        __atomic_store_n(&pending_flush, when, __ATOMIC_RELAXED);
+    }
+}
+
+/* --- the background pass ------------------------------------------------- */
+
+static void reclaim_if_dead(item *it, uint32_t hv, void *ctx)
+{
+    rel_time_t now = *(rel_time_t *)ctx;
+    if (item_refcount(it) != 1)
+        return;
+    if (!item_is_expired(it, now) && !item_is_flushed(it))
+        return;
+    struct lru *l = &lrus[it->clsid];
+    pthread_mutex_lock(&l->lock);
+    l->reclaimed++;
+    if (!(it->it_flags & ITEM_FETCHED))
+        l->expired_unfetched++;
+    do_item_unlink_(it, hv, true);
+    pthread_mutex_unlock(&l->lock);
+}
+
+/*
+ * Runs about once a second on the maintainer thread: applies a delayed
+ * flush whose time has come, then walks a slice of the hash table freeing
+ * items that are expired or flushed, so memory comes back without waiting
+ * for a client to touch the dead keys.
+ */
+void items_expire_pass(void)
+{
+    static uint64_t cursor;     /* only the maintainer thread runs this */
+    rel_time_t now = clock_now();
+    rel_time_t pf = __atomic_load_n(&pending_flush, __ATOMIC_RELAXED);
+    if (pf && pf <= now) {
+        __atomic_store_n(&pending_flush, 0, __ATOMIC_RELAXED);
+        flush_now();
+    }
+    for (int i = 0; i < 65536; i++) {
+        cursor = assoc_walk_bucket(cursor, reclaim_if_dead, &now);
+        if (cursor == 0)
+            break;
+    }
+}
+
+/* --- setup and introspection --------------------------------------------- */
+
+static int slab_setup(void)
+{
+    if (slabs_setup(settings.maxbytes, settings.factor, settings.chunk_size,
+                    settings.item_size_max) != 0)
+        return -1;
+    for (int i = 0; i < SLAB_MAX_CLASSES; i++)
+        pthread_mutex_init(&lrus[i].lock, NULL);
+    return assoc_setup(settings.hashpower_init);
+}
+
+static void slab_start(void)
+{
+    assoc_start_maintainer();
+}
+
+static void slab_stop(void)
+{
+    assoc_stop_maintainer();
+}
+
+static bool slab_class_info(int id, struct engine_class_info *out)
+{
+    if (id < 1 || (unsigned)id > slabs_largest())
+        return false;
+    memset(out, 0, sizeof(*out));
+    slabs_class_info((unsigned)id, out);
+    struct lru *l = &lrus[id];
+    rel_time_t now = clock_now();
+    pthread_mutex_lock(&l->lock);
+    out->items = l->count;
+    out->evicted = l->evicted;
+    out->evicted_nonzero = l->evicted_nonzero;
+    out->evicted_unfetched = l->evicted_unfetched;
+    out->expired_unfetched = l->expired_unfetched;
+    out->reclaimed = l->reclaimed;
+    out->evicted_time = l->evicted_time;
+    out->tail_age = l->tail ? now - item_time(l->tail) : 0;
+    pthread_mutex_unlock(&l->lock);
+    return true;
+}
+
+static int slab_nclasses(void)
+{
+    return (int)slabs_largest();
+}
+
+static uint32_t slab_class_for(size_t total)
+{
+    return slabs_chunk_size(slabs_clsid(total));
+}
+
+static void emit_u64(stat_emit_fn emit, void *ctx, const char *name, uint64_t v)
+{
+    char buf[24];
+    fmt_u64(buf, v);
+    emit(ctx, name, buf);
+}
+
+static void slab_stats(stat_emit_fn emit, void *ctx)
+{
+    uint64_t bytes = 0, evictions = 0, reclaimed = 0, exp_unf = 0, ev_unf = 0,
+             ev_nonzero = 0, oom = 0;
+    for (int id = 1; id <= slab_nclasses(); id++) {
+        struct engine_class_info ci;
+        slab_class_info(id, &ci);
+        struct lru *l = &lrus[id];
+        pthread_mutex_lock(&l->lock);
+        bytes += l->bytes;
+        pthread_mutex_unlock(&l->lock);
+        evictions += ci.evicted;
+        reclaimed += ci.reclaimed;
+        exp_unf += ci.expired_unfetched;
+        ev_unf += ci.evicted_unfetched;
+        ev_nonzero += ci.evicted_nonzero;
+        oom += ci.outofmemory;
+    }
+    emit_u64(emit, ctx, "bytes", bytes);
+    emit_u64(emit, ctx, "curr_items", __atomic_load_n(&curr_items, __ATOMIC_RELAXED));
+    emit_u64(emit, ctx, "total_items", __atomic_load_n(&total_items, __ATOMIC_RELAXED));
+    emit_u64(emit, ctx, "expired_unfetched", exp_unf);
+    emit_u64(emit, ctx, "evicted_unfetched", ev_unf);
+    emit_u64(emit, ctx, "evictions", evictions);
+    emit_u64(emit, ctx, "evicted_nonzero", ev_nonzero);
+    emit_u64(emit, ctx, "reclaimed", reclaimed);
+    emit_u64(emit, ctx, "slabs_outofmemory", oom);
+    emit_u64(emit, ctx, "hash_power_level", assoc_hashpower());
+    emit_u64(emit, ctx, "hash_bytes", assoc_bytes());
+    emit_u64(emit, ctx, "hash_is_expanding", assoc_expanding());
+    emit_u64(emit, ctx, "total_malloced", slabs_mem_malloced());
+    emit_u64(emit, ctx, "slab_pages", slabs_pages_total());
+}
+
+const struct engine slab_engine = {
+    .name = "slab",
+    .setup = slab_setup,
+    .start = slab_start,
+    .stop = slab_stop,
+    .alloc = slab_alloc,
+    .release = item_release,
+    .get = slab_get,
+    .touch = slab_touch,
+    .store = slab_store,
+    .remove = slab_remove,
+    .arith = slab_arith,
+    .flush = slab_flush,
+    .stats = slab_stats,
+    .nclasses = slab_nclasses,
+    .class_info = slab_class_info,
+    .class_for = slab_class_for,
+};

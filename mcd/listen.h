@@ -1,0 +1,16 @@
+/*
+ * listen.h - the listening sockets (TCP from -p/-l, or the unix socket -s)
+ * and the accept loop that hands connections to the workers.
+ */
+#ifndef MCD_LISTEN_H
+#define MCD_LISTEN_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+
+/* Opens every listener on base; prints why and returns -1 on failure. */
+int listen_setup(struct event_base *base);
+void listen_teardown(void);
+bool listen_accepting(void);
+
+#endif /* MCD_LISTEN_H */

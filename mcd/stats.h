@@ -1,0 +1,64 @@
+/*
+ * stats.h - counters kept per thread and summed on read, as memcached's
+ * THREAD_STATS are. Each thread is the only writer of its own block, so an
+ * increment is a relaxed load and store (a plain add, no lock prefix) and
+ * readers on other threads still see whole values.
+ *
+ * Counters only grow; `stats reset` records a baseline that is subtracted
+ * on read, so a snapshot diff never sees a counter go backwards unless the
+ * operator asked for it.
+ */
+#ifndef MCD_STATS_H
+#define MCD_STATS_H
+
+#include <stdint.h>
+
+/* X(field, "description") ; the field name is the `stats` name. */
+#define THREAD_STATS(X) \
+    X(cmd_get, "keys requested by get, gets, gat and gats") \
+    X(get_hits, "keys found") \
+    X(get_misses, "keys not found") \
+    X(get_expired, "keys found expired") \
+    X(get_flushed, "keys found invalidated by flush_all") \
+    X(cmd_set, "storage commands") \
+    X(cmd_touch, "touch, gat and gats keys") \
+    X(touch_hits, "keys touched") \
+    X(touch_misses, "keys not found by touch") \
+    X(cmd_flush, "flush_all commands") \
+    X(delete_hits, "deletes that removed an item") \
+    X(delete_misses, "deletes of missing keys") \
+    X(incr_hits, "incr of existing keys") \
+    X(incr_misses, "incr of missing keys") \
+    X(decr_hits, "decr of existing keys") \
+    X(decr_misses, "decr of missing keys") \
+    X(cas_hits, "cas that stored") \
+    X(cas_misses, "cas of missing keys") \
+    X(cas_badval, "cas refused for a changed item") \
+    X(store_too_large, "stores refused for size") \
+    X(store_no_memory, "stores refused for lack of memory") \
+    X(bytes_read, "bytes read from clients") \
+    X(bytes_written, "bytes written to clients") \
+    X(conn_yields, "times a connection yielded after -R requests")
+
+struct tstats {
+#define X(f, d) uint64_t f;
+    THREAD_STATS(X)
+#undef X
+};
+
+/* The calling thread's block; NULL until stats_thread_register(). */
+extern __thread struct tstats *tstats_mine;
+
+#define STAT_ADD(f, n) do { \
+        struct tstats *ts_ = tstats_mine; \
+        if (ts_) __atomic_store_n(&ts_->f, \
+            __atomic_load_n(&ts_->f, __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED); \
+    } while (0)
+#define STAT_INCR(f) STAT_ADD(f, 1)
+
+void stats_thread_register(void);
+/* Sum every thread's block minus the reset baseline. */
+void stats_sum(struct tstats *out);
+void stats_reset(void);
+
+#endif /* MCD_STATS_H */

@@ -1,0 +1,291 @@
+/*
+ * stats_text.c - `stats` on the text protocol: the general group with
+ * memcached's names, and settings, items, slabs, sizes, conns, detail,
+ * reset, and mcd's own `stats errors` (the error registry's counters).
+ */
+#include "stats_text.h"
+
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "engine.h"
+#include "listen.h"
+#include "prefix.h"
+#include "proto_text.h"
+#include "settings.h"
+#include "stats.h"
+#include "thread.h"
+
+#define REPLY(c, lit) conn_add_static((c), lit, sizeof(lit) - 1)
+
+void text_stat_line(void *ctx, const char *name, const char *value)
+{
+    struct conn *c = ctx;
+    size_t nl = strlen(name), vl = strlen(value);
+    char *p = conn_reserve(c, nl + vl + 8);
+    if (!p)
+        return;
+    memcpy(p, "STAT ", 5);
+    memcpy(p + 5, name, nl);
+    p[5 + nl] = ' ';
+    memcpy(p + 6 + nl, value, vl);
+    memcpy(p + 6 + nl + vl, "\r\n", 2);
+    conn_commit(c, nl + vl + 8);
+}
+
+static void stat_u64(struct conn *c, const char *name, uint64_t v)
+{
+    char buf[24];
+    fmt_u64(buf, v);
+    text_stat_line(c, name, buf);
+}
+
+static void stat_fmt(struct conn *c, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void stat_fmt(struct conn *c, const char *name, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    text_stat_line(c, name, buf);
+}
+
+static uint64_t malloc_fails(void)
+{
+    return err_total(ERR_SLAB_PAGE_MALLOC) + err_total(ERR_HASH_EXPAND_MALLOC) +
+           err_total(ERR_CONN_MALLOC) + err_total(ERR_RBUF_MALLOC) +
+           err_total(ERR_WBUF_MALLOC);
+}
+
+static void stats_general(struct conn *c)
+{
+    struct tstats s;
+    struct rusage ru;
+    time_t now = clock_abs(clock_now());
+    stats_sum(&s);
+    getrusage(RUSAGE_SELF, &ru);
+
+    stat_u64(c, "pid", (uint64_t)getpid());
+    stat_u64(c, "uptime", (uint64_t)(now - clock_started()));
+    stat_u64(c, "time", (uint64_t)now);
+    text_stat_line(c, "version", MCD_WIRE_VERSION);
+    text_stat_line(c, "libevent", event_get_version());
+    stat_u64(c, "pointer_size", 8 * sizeof(void *));
+    stat_fmt(c, "rusage_user", "%ld.%06ld", (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
+    stat_fmt(c, "rusage_system", "%ld.%06ld", (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
+    stat_u64(c, "max_connections", (uint64_t)settings.maxconns);
+    stat_u64(c, "curr_connections", conn_curr());
+    stat_u64(c, "total_connections", conn_total());
+    stat_u64(c, "rejected_connections", err_total(ERR_MAXCONNS));
+    stat_u64(c, "connection_structures", conn_curr());
+    stat_u64(c, "cmd_get", s.cmd_get);
+    stat_u64(c, "cmd_set", s.cmd_set);
+    stat_u64(c, "cmd_flush", s.cmd_flush);
+    stat_u64(c, "cmd_touch", s.cmd_touch);
+    stat_u64(c, "get_hits", s.get_hits);
+    stat_u64(c, "get_misses", s.get_misses);
+    stat_u64(c, "get_expired", s.get_expired);
+    stat_u64(c, "get_flushed", s.get_flushed);
+    stat_u64(c, "delete_misses", s.delete_misses);
+    stat_u64(c, "delete_hits", s.delete_hits);
+    stat_u64(c, "incr_misses", s.incr_misses);
+    stat_u64(c, "incr_hits", s.incr_hits);
+    stat_u64(c, "decr_misses", s.decr_misses);
+    stat_u64(c, "decr_hits", s.decr_hits);
+    stat_u64(c, "cas_misses", s.cas_misses);
+    stat_u64(c, "cas_hits", s.cas_hits);
+    stat_u64(c, "cas_badval", s.cas_badval);
+    stat_u64(c, "touch_hits", s.touch_hits);
+    stat_u64(c, "touch_misses", s.touch_misses);
+    stat_u64(c, "store_too_large", s.store_too_large);
+    stat_u64(c, "store_no_memory", s.store_no_memory);
+    stat_u64(c, "auth_cmds", 0);
+    stat_u64(c, "auth_errors", 0);
+    stat_u64(c, "bytes_read", s.bytes_read);
+    stat_u64(c, "bytes_written", s.bytes_written);
+    stat_u64(c, "limit_maxbytes", settings.maxbytes);
+    stat_u64(c, "accepting_conns", listen_accepting());
+    stat_u64(c, "listen_disabled_num", err_total(ERR_ACCEPT_EMFILE));
+    stat_u64(c, "threads", (uint64_t)settings.num_threads);
+    stat_u64(c, "conn_yields", s.conn_yields);
+    stat_u64(c, "malloc_fails", malloc_fails());
+    stat_u64(c, "idle_kicks", err_total(ERR_IDLE_TIMEOUT));
+    engine->stats(text_stat_line, c);
+}
+
+static void stats_settings(struct conn *c)
+{
+    stat_u64(c, "maxbytes", settings.maxbytes);
+    stat_u64(c, "maxconns", (uint64_t)settings.maxconns);
+    stat_u64(c, "tcpport", (uint64_t)settings.port);
+    stat_u64(c, "udpport", (uint64_t)settings.udpport);
+    text_stat_line(c, "inter", settings.nlisten ? settings.listen[0] : "NULL");
+    stat_u64(c, "verbosity", (uint64_t)__atomic_load_n(&settings.verbose, __ATOMIC_RELAXED));
+    stat_u64(c, "oldest", 0);
+    text_stat_line(c, "evictions", settings.evict_to_free ? "on" : "off");
+    text_stat_line(c, "domain_socket", settings.socketpath ? settings.socketpath : "NULL");
+    stat_fmt(c, "umask", "%o", settings.access);
+    stat_fmt(c, "growth_factor", "%.2f", settings.factor);
+    stat_u64(c, "chunk_size", (uint64_t)settings.chunk_size);
+    stat_u64(c, "num_threads", (uint64_t)settings.num_threads);
+    stat_fmt(c, "stat_key_prefix", "%c", settings.prefix_delimiter);
+    text_stat_line(c, "detail_enabled",
+                   __atomic_load_n(&prefix_enabled, __ATOMIC_RELAXED) ? "yes" : "no");
+    stat_u64(c, "reqs_per_event", (uint64_t)settings.reqs_per_event);
+    text_stat_line(c, "cas_enabled", settings.use_cas ? "yes" : "no");
+    stat_u64(c, "tcp_backlog", (uint64_t)settings.backlog);
+    text_stat_line(c, "binding_protocol",
+                   settings.protocol == PROTO_ASCII ? "ascii" :
+                   settings.protocol == PROTO_BINARY ? "binary" : "auto-negotiate");
+    text_stat_line(c, "auth_enabled_sasl", "no");
+    stat_u64(c, "item_size_max", settings.item_size_max);
+    text_stat_line(c, "maxconns_fast", settings.maxconns_fast ? "yes" : "no");
+    stat_u64(c, "hashpower_init", (uint64_t)settings.hashpower_init);
+    text_stat_line(c, "flush_enabled", settings.flush_enabled ? "yes" : "no");
+    text_stat_line(c, "dump_enabled", settings.dump_enabled ? "yes" : "no");
+    stat_u64(c, "idle_timeout", (uint64_t)settings.idle_timeout);
+    text_stat_line(c, "shutdown_command", settings.shutdown_command ? "yes" : "no");
+    text_stat_line(c, "engine", engine->name);
+    text_stat_line(c, "admin_socket", settings.admin_socket ? settings.admin_socket : "NULL");
+}
+
+static void stats_items(struct conn *c)
+{
+    char name[64];
+    int n = engine->nclasses();
+    for (int id = 1; id <= n; id++) {
+        struct engine_class_info ci;
+        if (!engine->class_info(id, &ci) || ci.items == 0)
+            continue;
+#define ITEM_STAT(field, value) \
+        snprintf(name, sizeof(name), "items:%d:%s", id, field); \
+        stat_u64(c, name, value)
+        ITEM_STAT("number", ci.items);
+        ITEM_STAT("age", ci.tail_age);
+        ITEM_STAT("evicted", ci.evicted);
+        ITEM_STAT("evicted_nonzero", ci.evicted_nonzero);
+        ITEM_STAT("evicted_time", ci.evicted_time);
+        ITEM_STAT("outofmemory", ci.outofmemory);
+        ITEM_STAT("tailrepairs", 0);
+        ITEM_STAT("reclaimed", ci.reclaimed);
+        ITEM_STAT("expired_unfetched", ci.expired_unfetched);
+        ITEM_STAT("evicted_unfetched", ci.evicted_unfetched);
+#undef ITEM_STAT
+    }
+}
+
+static void stats_slabs(struct conn *c)
+{
+    char name[64];
+    int n = engine->nclasses(), active = 0;
+    uint64_t malloced = 0;
+    for (int id = 1; id <= n; id++) {
+        struct engine_class_info ci;
+        if (!engine->class_info(id, &ci) || ci.pages == 0)
+            continue;
+        active++;
+        malloced += ci.pages * ci.chunks_per_page * ci.chunk_size;
+#define SLAB_STAT(field, value) \
+        snprintf(name, sizeof(name), "%d:%s", id, field); \
+        stat_u64(c, name, value)
+        SLAB_STAT("chunk_size", ci.chunk_size);
+        SLAB_STAT("chunks_per_page", ci.chunks_per_page);
+        SLAB_STAT("total_pages", ci.pages);
+        SLAB_STAT("total_chunks", ci.pages * ci.chunks_per_page);
+        SLAB_STAT("used_chunks", ci.used_chunks);
+        SLAB_STAT("free_chunks", ci.free_chunks);
+        SLAB_STAT("free_chunks_end", 0);
+        SLAB_STAT("mem_requested", ci.mem_requested);
+#undef SLAB_STAT
+    }
+    stat_u64(c, "active_slabs", (uint64_t)active);
+    stat_u64(c, "total_malloced", malloced);
+}
+
+static void conn_stat(struct conn *other, void *ctx)
+{
+    struct conn *c = ctx;
+    char name[64];
+    snprintf(name, sizeof(name), "%d:addr", other->fd);
+    text_stat_line(c, name, other->peer);
+    snprintf(name, sizeof(name), "%d:state", other->fd);
+    text_stat_line(c, name, conn_state_name(__atomic_load_n(&other->state, __ATOMIC_RELAXED)));
+    snprintf(name, sizeof(name), "%d:secs_since_last_cmd", other->fd);
+    stat_u64(c, name, clock_now() - __atomic_load_n(&other->last_cmd, __ATOMIC_RELAXED));
+}
+
+static void stats_errors(struct conn *c)
+{
+    char name[96];
+    for (int i = 0; i < ERR__COUNT; i++) {
+        const struct err_info *e = err_info((enum err_site)i);
+        snprintf(name, sizeof(name), "E%04d:%s", e->code, e->name);
+        stat_u64(c, name, err_total((enum err_site)i));
+    }
+}
+
+static void prefix_line(void *ctx, const char *p, size_t len, unsigned long long get,
+                        unsigned long long hit, unsigned long long set,
+                        unsigned long long del)
+{
+    struct conn *c = ctx;
+    char *out = conn_reserve(c, len + 120);
+    if (!out)
+        return;
+    int n = snprintf(out, len + 120, "PREFIX %.*s get %llu hit %llu set %llu del %llu\r\n",
+                     (int)len, p, get, hit, set, del);
+    conn_commit(c, (size_t)n);
+}
+
+static void stats_detail(struct conn *c, struct token *t, size_t nt)
+{
+    if (nt == 3 && TOK_IS(&t[2], "on")) {
+        __atomic_store_n(&prefix_enabled, true, __ATOMIC_RELAXED);
+        REPLY(c, "OK\r\n");
+    } else if (nt == 3 && TOK_IS(&t[2], "off")) {
+        __atomic_store_n(&prefix_enabled, false, __ATOMIC_RELAXED);
+        REPLY(c, "OK\r\n");
+    } else if (nt == 3 && TOK_IS(&t[2], "dump")) {
+        prefix_each(prefix_line, c);
+        REPLY(c, "END\r\n");
+    } else {
+        conn_error(c, ERR_STATS_DETAIL_USAGE);
+    }
+}
+
+void text_stats(struct conn *c, struct token *t, size_t nt)
+{
+    if (nt == 1) {
+        stats_general(c);
+    } else if (TOK_IS(&t[1], "reset")) {
+        stats_reset();
+        REPLY(c, "RESET\r\n");
+        return;
+    } else if (TOK_IS(&t[1], "detail")) {
+        stats_detail(c, t, nt);
+        return;
+    } else if (TOK_IS(&t[1], "settings")) {
+        stats_settings(c);
+    } else if (TOK_IS(&t[1], "items")) {
+        stats_items(c);
+    } else if (TOK_IS(&t[1], "slabs")) {
+        stats_slabs(c);
+    } else if (TOK_IS(&t[1], "sizes")) {
+        text_stat_line(c, "sizes_status", "disabled");
+    } else if (TOK_IS(&t[1], "conns")) {
+        threads_each_conn(conn_stat, c);
+    } else if (TOK_IS(&t[1], "errors")) {
+        stats_errors(c);
+    } else {
+        conn_error(c, ERR_STATS_UNKNOWN);
+        return;
+    }
+    REPLY(c, "END\r\n");
+}

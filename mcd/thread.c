@@ -1,0 +1,189 @@
+/*
+ * thread.c - worker threads and the hand-off of new connections to them.
+ *
+ * The listener pushes an accepted socket on the chosen worker's queue and
+ * writes one byte to the worker's notify pipe; the worker wakes, drains the
+ * queue and creates the connections on its own event_base. A byte 'q' asks
+ * the worker to close its connections and leave its loop.
+ */
+#include "thread.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "errors.h"
+#include "settings.h"
+#include "stats.h"
+
+struct pending {
+    int fd;
+    bool is_unix;
+    struct pending *next;
+};
+
+struct thread *threads;
+int nthreads;
+static unsigned next_thread;    /* listener thread only */
+
+static void close_idle(struct thread *t)
+{
+    if (settings.idle_timeout <= 0)
+        return;
+    rel_time_t now = clock_now();
+    /* Only this thread changes its list, so walking it outside the lock
+     * is safe; the lock is for readers on other threads. */
+    struct conn *c = t->conns;
+    while (c) {
+        struct conn *next = c->next;
+        if (c->state == CONN_READ && c->rbytes == 0 &&
+            now - c->last_cmd > (rel_time_t)settings.idle_timeout) {
+            err_raise(ERR_IDLE_TIMEOUT, c->id);
+            conn_close(c);
+        }
+        c = next;
+    }
+}
+
+static void thread_tick(evutil_socket_t fd, short which, void *arg)
+{
+    (void)fd;
+    (void)which;
+    close_idle(arg);
+}
+
+static void thread_notify(evutil_socket_t fd, short which, void *arg)
+{
+    struct thread *t = arg;
+    char buf[64];
+    (void)which;
+    ssize_t n = read(fd, buf, sizeof(buf));
+    for (ssize_t i = 0; i < n; i++) {
+        if (buf[i] == 'q') {
+            event_base_loopbreak(t->base);
+            return;
+        }
+    }
+    pthread_mutex_lock(&t->lock);
+    struct pending *p = t->queue;
+    t->queue = NULL;
+    pthread_mutex_unlock(&t->lock);
+    while (p) {
+        struct pending *next = p->next;
+        if (!conn_new(p->fd, t, p->is_unix)) {
+            close(p->fd);
+            conn_count_closed();
+        }
+        free(p);
+        p = next;
+    }
+}
+
+static void *worker(void *arg)
+{
+    struct thread *t = arg;
+    err_thread_register();
+    stats_thread_register();
+    event_base_dispatch(t->base);
+    /* Shutting down: close what is left. */
+    while (t->conns)
+        conn_close(t->conns);
+    return NULL;
+}
+
+int threads_start(int n)
+{
+    threads = calloc((size_t)n, sizeof(*threads));
+    if (!threads)
+        return -1;
+    nthreads = n;
+    for (int i = 0; i < n; i++) {
+        struct thread *t = &threads[i];
+        int fds[2];
+        t->index = i;
+        pthread_mutex_init(&t->lock, NULL);
+        if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
+            return -1;
+        t->notify_rd = fds[0];
+        t->notify_wr = fds[1];
+        t->base = event_base_new();
+        if (!t->base)
+            return -1;
+        t->notify_ev = event_new(t->base, t->notify_rd, EV_READ | EV_PERSIST,
+                                 thread_notify, t);
+        t->tick_ev = event_new(t->base, -1, EV_PERSIST, thread_tick, t);
+        struct timeval one = { 1, 0 };
+        if (!t->notify_ev || !t->tick_ev || event_add(t->notify_ev, NULL) != 0 ||
+            event_add(t->tick_ev, &one) != 0)
+            return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (pthread_create(&threads[i].tid, NULL, worker, &threads[i]) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+void threads_stop(void)
+{
+    for (int i = 0; i < nthreads; i++) {
+        ssize_t w = write(threads[i].notify_wr, "q", 1);
+        (void)w;
+    }
+    for (int i = 0; i < nthreads; i++) {
+        struct thread *t = &threads[i];
+        pthread_join(t->tid, NULL);
+        event_free(t->notify_ev);
+        event_free(t->tick_ev);
+        event_base_free(t->base);
+        close(t->notify_rd);
+        close(t->notify_wr);
+        conn_thread_teardown(t);
+        struct pending *p = t->queue;
+        while (p) {
+            struct pending *next = p->next;
+            close(p->fd);
+            conn_count_closed();
+            free(p);
+            p = next;
+        }
+        pthread_mutex_destroy(&t->lock);
+    }
+    free(threads);
+    threads = NULL;
+    nthreads = 0;
+}
+
+bool thread_dispatch(int fd, bool is_unix)
+{
+    struct thread *t = &threads[next_thread++ % (unsigned)nthreads];
+    struct pending *p = err_inject(ERR_THREAD_HANDOFF) ? NULL : malloc(sizeof(*p));
+    if (!p)
+        return false;
+    p->fd = fd;
+    p->is_unix = is_unix;
+    pthread_mutex_lock(&t->lock);
+    p->next = t->queue;
+    t->queue = p;
+    pthread_mutex_unlock(&t->lock);
+    /* A full pipe (EAGAIN) already has wake-ups pending, and each wake-up
+     * drains the whole queue. Any other failure leaves the socket queued
+     * for the next wake-up, and is counted. */
+    if (write(t->notify_wr, "c", 1) != 1 && errno != EAGAIN)
+        err_raise(ERR_THREAD_HANDOFF, 0);
+    return true;
+}
+
+void threads_each_conn(void (*fn)(struct conn *c, void *ctx), void *ctx)
+{
+    for (int i = 0; i < nthreads; i++) {
+        pthread_mutex_lock(&threads[i].lock);
+        for (struct conn *c = threads[i].conns; c; c = c->next)
+            fn(c, ctx);
+        pthread_mutex_unlock(&threads[i].lock);
+    }
+}

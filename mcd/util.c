@@ -1,0 +1,165 @@
+/*
+ * util.c - the server clock, number parsing and the key hash.
+ */
+#include "util.h"
+
+#include <limits.h>
+#include <string.h>
+
+/* Written by the main thread's timer, read everywhere: relaxed atomics. */
+static rel_time_t current_time;
+static time_t process_started;
+
+void clock_setup(void)
+{
+    /* Start two seconds "ago" so that rel time 1 is always in the past:
+     * that is what a negative or already-past exptime maps to. */
+    process_started = time(NULL) - 2;
+    clock_tick();
+}
+
+void clock_tick(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    __atomic_store_n(&current_time, (rel_time_t)(ts.tv_sec - process_started),
+                     __ATOMIC_RELAXED);
+}
+
+rel_time_t clock_now(void)
+{
+    return __atomic_load_n(&current_time, __ATOMIC_RELAXED);
+}
+
+time_t clock_started(void)
+{
+    return process_started;
+}
+
+rel_time_t clock_realtime(int64_t exptime)
+{
+    if (exptime == 0)
+        return 0;
+    if (exptime < 0)
+        return 1;
+    if (exptime > REALTIME_MAXDELTA) {
+        if (exptime <= process_started)
+            return 1;
+        if (exptime - process_started > (int64_t)UINT32_MAX)
+            return UINT32_MAX;
+        return (rel_time_t)(exptime - process_started);
+    }
+    return (rel_time_t)(exptime + clock_now());
+}
+
+time_t clock_abs(rel_time_t t)
+{
+    return t == 0 ? 0 : process_started + (time_t)t;
+}
+
+bool parse_u64(const char *s, size_t len, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (len == 0 || len > 20)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned d = (unsigned char)s[i] - '0';
+        if (d > 9)
+            return false;
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+bool parse_u32(const char *s, size_t len, uint32_t *out)
+{
+    uint64_t v;
+    if (!parse_u64(s, len, &v) || v > UINT32_MAX)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+bool parse_i64(const char *s, size_t len, int64_t *out)
+{
+    bool neg = false;
+    uint64_t v;
+    if (len > 0 && (s[0] == '-' || s[0] == '+')) {
+        neg = s[0] == '-';
+        s++;
+        len--;
+    }
+    if (!parse_u64(s, len, &v))
+        return false;
+    if (neg) {
+        if (v > (uint64_t)INT64_MAX + 1)
+            return false;
+        *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+    } else {
+        if (v > INT64_MAX)
+            return false;
+        *out = (int64_t)v;
+    }
+    return true;
+}
+
+bool parse_i32(const char *s, size_t len, int32_t *out)
+{
+    int64_t v;
+    if (!parse_i64(s, len, &v) || v < INT32_MIN || v > INT32_MAX)
+        return false;
+    *out = (int32_t)v;
+    return true;
+}
+
+size_t fmt_u64(char *buf, uint64_t v)
+{
+    char tmp[21];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    buf[n] = '\0';
+    return n;
+}
+
+/*
+ * The key hash: eight bytes at a time through a multiply-xorshift mix,
+ * finished with a 64-bit avalanche. Keys are short (<= 250 bytes), so the
+ * loop is a handful of multiplies.
+ */
+static inline uint64_t mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+uint32_t hash_key(const void *key, size_t len)
+{
+    const unsigned char *p = key;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (len * 0x100000001b3ULL);
+    while (len >= 8) {
+        uint64_t k;
+        memcpy(&k, p, 8);
+        h = (h ^ mix64(k)) * 0x9fb21c651e98df25ULL;
+        h ^= h >> 29;
+        p += 8;
+        len -= 8;
+    }
+    if (len) {
+        uint64_t k = 0;
+        memcpy(&k, p, len);
+        h = (h ^ mix64(k ^ 0xa5a5a5a5ULL)) * 0x9fb21c651e98df25ULL;
+    }
+    return (uint32_t)mix64(h);
+}
