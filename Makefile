@@ -78,10 +78,10 @@ test: deps $(BIN) unit $(BUILD)/gen-errors-man
 	  prove -j2 --timer $(PROVE_ARGS) $(UNIT_BINS) tests/lint.t tests/t/*.t
 
 asan:
-	$(MAKE) BUILD=build-asan BIN=build-asan/mcd SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" OPT="-O1 -g" test
+	$(MAKE) BUILD=build-asan BIN=build-asan/mcd-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" OPT="-O1 -g" test
 
 tsan:
-	$(MAKE) BUILD=build-tsan BIN=build-tsan/mcd SAN="-fsanitize=thread" OPT="-O1 -g" test
+	$(MAKE) BUILD=build-tsan BIN=build-tsan/mcd-tsan SAN="-fsanitize=thread" OPT="-O1 -g" test
 
 man: man/mcd-errors.7
 
