@@ -38,23 +38,36 @@ void text_stat_line(void *ctx, const char *name, const char *value)
     conn_commit(c, nl + vl + 8);
 }
 
-static void stat_u64(struct conn *c, const char *name, uint64_t v)
+/* The group writers below emit through (emit, ctx) so that the text and
+ * binary protocols and the admin socket share them; `c` in them is the
+ * emitter pair, named so for brevity. */
+struct emitter {
+    stat_emit_fn emit;
+    void *ctx;
+};
+
+static void stat_str(const struct emitter *c, const char *name, const char *v)
+{
+    c->emit(c->ctx, name, v);
+}
+
+static void stat_u64(const struct emitter *c, const char *name, uint64_t v)
 {
     char buf[24];
     fmt_u64(buf, v);
-    text_stat_line(c, name, buf);
+    c->emit(c->ctx, name, buf);
 }
 
-static void stat_fmt(struct conn *c, const char *name, const char *fmt, ...)
+static void stat_fmt(const struct emitter *c, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void stat_fmt(struct conn *c, const char *name, const char *fmt, ...)
+static void stat_fmt(const struct emitter *c, const char *name, const char *fmt, ...)
 {
     char buf[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    text_stat_line(c, name, buf);
+    c->emit(c->ctx, name, buf);
 }
 
 static uint64_t malloc_fails(void)
@@ -64,7 +77,7 @@ static uint64_t malloc_fails(void)
            err_total(ERR_WBUF_MALLOC);
 }
 
-static void stats_general(struct conn *c)
+static void stats_general(const struct emitter *c)
 {
     struct tstats s;
     struct rusage ru;
@@ -75,8 +88,8 @@ static void stats_general(struct conn *c)
     stat_u64(c, "pid", (uint64_t)getpid());
     stat_u64(c, "uptime", (uint64_t)(now - clock_started()));
     stat_u64(c, "time", (uint64_t)now);
-    text_stat_line(c, "version", MCD_WIRE_VERSION);
-    text_stat_line(c, "libevent", event_get_version());
+    stat_str(c, "version", MCD_WIRE_VERSION);
+    stat_str(c, "libevent", event_get_version());
     stat_u64(c, "pointer_size", 8 * sizeof(void *));
     stat_fmt(c, "rusage_user", "%ld.%06ld", (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
     stat_fmt(c, "rusage_system", "%ld.%06ld", (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
@@ -117,46 +130,46 @@ static void stats_general(struct conn *c)
     stat_u64(c, "conn_yields", s.conn_yields);
     stat_u64(c, "malloc_fails", malloc_fails());
     stat_u64(c, "idle_kicks", err_total(ERR_IDLE_TIMEOUT));
-    engine->stats(text_stat_line, c);
+    engine->stats(c->emit, c->ctx);
 }
 
-static void stats_settings(struct conn *c)
+static void stats_settings(const struct emitter *c)
 {
     stat_u64(c, "maxbytes", settings.maxbytes);
     stat_u64(c, "maxconns", (uint64_t)settings.maxconns);
     stat_u64(c, "tcpport", (uint64_t)settings.port);
     stat_u64(c, "udpport", (uint64_t)settings.udpport);
-    text_stat_line(c, "inter", settings.nlisten ? settings.listen[0] : "NULL");
+    stat_str(c, "inter", settings.nlisten ? settings.listen[0] : "NULL");
     stat_u64(c, "verbosity", (uint64_t)__atomic_load_n(&settings.verbose, __ATOMIC_RELAXED));
     stat_u64(c, "oldest", 0);
-    text_stat_line(c, "evictions", settings.evict_to_free ? "on" : "off");
-    text_stat_line(c, "domain_socket", settings.socketpath ? settings.socketpath : "NULL");
+    stat_str(c, "evictions", settings.evict_to_free ? "on" : "off");
+    stat_str(c, "domain_socket", settings.socketpath ? settings.socketpath : "NULL");
     stat_fmt(c, "umask", "%o", settings.access);
     stat_fmt(c, "growth_factor", "%.2f", settings.factor);
     stat_u64(c, "chunk_size", (uint64_t)settings.chunk_size);
     stat_u64(c, "num_threads", (uint64_t)settings.num_threads);
     stat_fmt(c, "stat_key_prefix", "%c", settings.prefix_delimiter);
-    text_stat_line(c, "detail_enabled",
+    stat_str(c, "detail_enabled",
                    __atomic_load_n(&prefix_enabled, __ATOMIC_RELAXED) ? "yes" : "no");
     stat_u64(c, "reqs_per_event", (uint64_t)settings.reqs_per_event);
-    text_stat_line(c, "cas_enabled", settings.use_cas ? "yes" : "no");
+    stat_str(c, "cas_enabled", settings.use_cas ? "yes" : "no");
     stat_u64(c, "tcp_backlog", (uint64_t)settings.backlog);
-    text_stat_line(c, "binding_protocol",
+    stat_str(c, "binding_protocol",
                    settings.protocol == PROTO_ASCII ? "ascii" :
                    settings.protocol == PROTO_BINARY ? "binary" : "auto-negotiate");
-    text_stat_line(c, "auth_enabled_sasl", "no");
+    stat_str(c, "auth_enabled_sasl", "no");
     stat_u64(c, "item_size_max", settings.item_size_max);
-    text_stat_line(c, "maxconns_fast", settings.maxconns_fast ? "yes" : "no");
+    stat_str(c, "maxconns_fast", settings.maxconns_fast ? "yes" : "no");
     stat_u64(c, "hashpower_init", (uint64_t)settings.hashpower_init);
-    text_stat_line(c, "flush_enabled", settings.flush_enabled ? "yes" : "no");
-    text_stat_line(c, "dump_enabled", settings.dump_enabled ? "yes" : "no");
+    stat_str(c, "flush_enabled", settings.flush_enabled ? "yes" : "no");
+    stat_str(c, "dump_enabled", settings.dump_enabled ? "yes" : "no");
     stat_u64(c, "idle_timeout", (uint64_t)settings.idle_timeout);
-    text_stat_line(c, "shutdown_command", settings.shutdown_command ? "yes" : "no");
-    text_stat_line(c, "engine", engine->name);
-    text_stat_line(c, "admin_socket", settings.admin_socket ? settings.admin_socket : "NULL");
+    stat_str(c, "shutdown_command", settings.shutdown_command ? "yes" : "no");
+    stat_str(c, "engine", engine->name);
+    stat_str(c, "admin_socket", settings.admin_socket ? settings.admin_socket : "NULL");
 }
 
-static void stats_items(struct conn *c)
+static void stats_items(const struct emitter *c)
 {
     char name[64];
     int n = engine->nclasses();
@@ -181,7 +194,7 @@ static void stats_items(struct conn *c)
     }
 }
 
-static void stats_slabs(struct conn *c)
+static void stats_slabs(const struct emitter *c)
 {
     char name[64];
     int n = engine->nclasses(), active = 0;
@@ -211,17 +224,17 @@ static void stats_slabs(struct conn *c)
 
 static void conn_stat(struct conn *other, void *ctx)
 {
-    struct conn *c = ctx;
+    const struct emitter *c = ctx;
     char name[64];
     snprintf(name, sizeof(name), "%d:addr", other->fd);
-    text_stat_line(c, name, other->peer);
+    stat_str(c, name, other->peer);
     snprintf(name, sizeof(name), "%d:state", other->fd);
-    text_stat_line(c, name, conn_state_name(__atomic_load_n(&other->state, __ATOMIC_RELAXED)));
+    stat_str(c, name, conn_state_name(__atomic_load_n(&other->state, __ATOMIC_RELAXED)));
     snprintf(name, sizeof(name), "%d:secs_since_last_cmd", other->fd);
     stat_u64(c, name, clock_now() - __atomic_load_n(&other->last_cmd, __ATOMIC_RELAXED));
 }
 
-static void stats_errors(struct conn *c)
+static void stats_errors(const struct emitter *c)
 {
     char name[96];
     for (int i = 0; i < ERR__COUNT; i++) {
@@ -260,30 +273,41 @@ static void stats_detail(struct conn *c, struct token *t, size_t nt)
     }
 }
 
+bool stats_group(const char *group, size_t len, stat_emit_fn emit, void *ctx)
+{
+    struct emitter e = { emit, ctx };
+    struct token g = { group, len };
+    if (len == 0)
+        stats_general(&e);
+    else if (TOK_IS(&g, "settings"))
+        stats_settings(&e);
+    else if (TOK_IS(&g, "items"))
+        stats_items(&e);
+    else if (TOK_IS(&g, "slabs"))
+        stats_slabs(&e);
+    else if (TOK_IS(&g, "sizes"))
+        stat_str(&e, "sizes_status", "disabled");
+    else if (TOK_IS(&g, "conns"))
+        threads_each_conn(conn_stat, &e);
+    else if (TOK_IS(&g, "errors"))
+        stats_errors(&e);
+    else
+        return false;
+    return true;
+}
+
 void text_stats(struct conn *c, struct token *t, size_t nt)
 {
-    if (nt == 1) {
-        stats_general(c);
-    } else if (TOK_IS(&t[1], "reset")) {
+    if (nt >= 2 && TOK_IS(&t[1], "reset")) {
         stats_reset();
         REPLY(c, "RESET\r\n");
         return;
-    } else if (TOK_IS(&t[1], "detail")) {
+    }
+    if (nt >= 2 && TOK_IS(&t[1], "detail")) {
         stats_detail(c, t, nt);
         return;
-    } else if (TOK_IS(&t[1], "settings")) {
-        stats_settings(c);
-    } else if (TOK_IS(&t[1], "items")) {
-        stats_items(c);
-    } else if (TOK_IS(&t[1], "slabs")) {
-        stats_slabs(c);
-    } else if (TOK_IS(&t[1], "sizes")) {
-        text_stat_line(c, "sizes_status", "disabled");
-    } else if (TOK_IS(&t[1], "conns")) {
-        threads_each_conn(conn_stat, c);
-    } else if (TOK_IS(&t[1], "errors")) {
-        stats_errors(c);
-    } else {
+    }
+    if (!stats_group(nt >= 2 ? t[1].p : "", nt >= 2 ? t[1].len : 0, text_stat_line, c)) {
         conn_error(c, ERR_STATS_UNKNOWN);
         return;
     }
