@@ -337,7 +337,7 @@ sub read_value {
     my $line = read_line($sock);
     die "EOF instead of a retrieval reply\n" unless defined $line;
     return undef if $line eq "END\r\n";
-    my ($key, $flags, $len, $cas) = $line =~ /^VALUE (\S+) (\d+) (\d+)(?: (\d+))?\r\n\z/
+    my ($key, $flags, $len, $cas) = $line =~ /^VALUE ([^ ]+) (\d+) (\d+)(?: (\d+))?\r\n\z/
         or die "unexpected retrieval reply: " . _show($line) . "\n";
     my $data = read_bytes($sock, $len + 2);
     die "value not terminated by \\r\\n\n" unless substr($data, -2, 2, '') eq "\r\n";
