@@ -119,6 +119,11 @@ sub new_server {
             host => $host, port => $port, pid => undef, external => 1,
             args => [@args],
         }, 'McdTest::Server';
+        # tests expect an empty cache: clear whatever earlier tests left
+        my $s = $self->new_sock;
+        my $r = send_recv($s, "flush_all\r\n");
+        die "flush_all on $ENV{MCD_ADDR} failed: " . ($r // 'EOF') unless ($r // '') =~ /^OK/;
+        close $s;
         return $self;
     }
 
