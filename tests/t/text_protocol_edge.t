@@ -149,10 +149,14 @@ mem_get_is($sock, "keep", { value => "keep", flags => 5 }, "reference item uncha
     mem_get_is($sock, "conn49", "c");
 }
 
-# --- mcd appends a stable error code to every error line ----------------------------
+# --- mcd appends a stable error code to every error line but the bare ERROR,
+# which clients read byte for byte; that one is still counted per site.
 if (mcd_only()) {
-    for my $case (["bogus\r\n", qr/^ERROR \[E\d+\]\r\n\z/],
-                  ["set x 0 0 -1\r\n", qr/^CLIENT_ERROR .* \[E\d+\]\r\n\z/],
+    my $before = mem_stats($sock, "errors")->{"E1001:ERR_UNKNOWN_COMMAND"};
+    is(cmd("bogus\r\n"), "ERROR\r\n", "mcd: an unknown command gets the bare ERROR");
+    is(mem_stats($sock, "errors")->{"E1001:ERR_UNKNOWN_COMMAND"}, $before + 1,
+       "mcd: the unknown command is counted at its site E1001");
+    for my $case (["set x 0 0 -1\r\n", qr/^CLIENT_ERROR .* \[E\d+\]\r\n\z/],
                   ["incr keep 1\r\n", qr/^CLIENT_ERROR .* \[E\d+\]\r\n\z/]) {
         my ($req, $re) = @$case;
         (my $show = $req) =~ s/\r\n//;

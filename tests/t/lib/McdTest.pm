@@ -236,6 +236,7 @@ END {
             $s->stop if $s;
         }
     }
+    $code = 1 if $McdTest::SANITIZER_FAILED && $$ == $OWNER && !$code;
     $? = $code;
 }
 
@@ -447,11 +448,15 @@ sub err_like {
     my $tb = Test::More->builder;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
     $msg //= "error reply: $expected";
+    # mcd keeps memcached's words first; where memcached uses the same words
+    # for several failures it adds a detail (": detail" or " detail"), and
+    # it always ends with the site's code.
     my $ok = defined $line
-        && ($line eq "$expected\r\n" || $line =~ /\A\Q$expected\E \[E\d+\]\r\n\z/);
+        && ($line eq "$expected\r\n"
+            || $line =~ /\A\Q$expected\E(?::? [^\[\r\n]*)? \[E\d+\]\r\n\z/);
     $tb->ok($ok, $msg);
     $tb->diag("got " . _show($line) . ", want " . _show("$expected\r\n")
-              . " (optionally with ' [E<n>]')") unless $ok;
+              . " (optionally with a detail and ' [E<n>]')") unless $ok;
     return $ok;
 }
 
@@ -569,7 +574,20 @@ sub stop {
         $st = $self->{exit_status};
     }
     unlink $self->{unix_path} if $self->{unix_path} && -S $self->{unix_path};
+    $self->check_sanitizer;
     return $st;
+}
+
+# Under `make asan`/`make tsan` a sanitizer report in the server's stderr
+# fails the test file even when every assertion passed.
+$McdTest::SANITIZER_FAILED = 0;
+sub check_sanitizer {
+    my ($self) = @_;
+    my $err = $self->stderr_text;
+    if ($err =~ /(ERROR: \w*Sanitizer|WARNING: ThreadSanitizer|runtime error:)/) {
+        Test::More::diag("sanitizer report from the server:\n$err");
+        $McdTest::SANITIZER_FAILED = 1;
+    }
 }
 
 sub was_killed { $_[0]{killed} ? 1 : 0 }
