@@ -202,11 +202,12 @@ bool conn_add_static(struct conn *c, const char *s, size_t n)
     return add_iov(c, s, n);
 }
 
-bool conn_add_item(struct conn *c, item *it, const char *p, size_t n)
+bool conn_add_item_at(struct conn *c, item *it, const char *p, size_t n,
+                      const char *site)
 {
     if (c->nheld == c->heldcap) {
         int cap = c->heldcap ? c->heldcap * 2 : 32;
-        item **h = realloc(c->held, (size_t)cap * sizeof(*h));
+        struct hold *h = realloc(c->held, (size_t)cap * sizeof(*h));
         if (!h) {
             err_raise(ERR_WBUF_MALLOC, c->id);
             engine->release(it);
@@ -216,7 +217,10 @@ bool conn_add_item(struct conn *c, item *it, const char *p, size_t n)
         c->held = h;
         c->heldcap = cap;
     }
-    c->held[c->nheld++] = it;
+    c->held[c->nheld].it = it;
+    c->held[c->nheld].since = clock_now();
+    c->held[c->nheld].site = site;
+    c->nheld++;
     return add_iov(c, p, n);
 }
 
@@ -247,7 +251,7 @@ void conn_error(struct conn *c, enum err_site e)
 static void out_reset(struct conn *c)
 {
     for (int i = 0; i < c->nheld; i++)
-        engine->release(c->held[i]);
+        engine->release(c->held[i].it);
     c->nheld = 0;
     c->iovcnt = c->iovsent = 0;
     c->out_pending = 0;

@@ -59,7 +59,8 @@ static const char *class_word(enum err_class c)
     case R_ERROR_BARE: return "ERROR";
     case R_CLIENT: return "CLIENT_ERROR";
     case R_SERVER: return "SERVER_ERROR";
-    case R_NONE: break;
+    case R_NONE:
+    case R_JSON: break;
     }
     return NULL;
 }

@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "errors.h"
 #include "listen.h"
+#include "../introspect/introspect.h"
 #include "prefix.h"
 #include "settings.h"
 #include "stats.h"
@@ -125,6 +126,16 @@ int main(int argc, char **argv)
     if (settings.lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
         fprintf(stderr, "mcd: warning: -k: cannot lock memory: %s\n", strerror(errno));
 
+    static char admin_path[512];
+    if (!settings.admin_socket) {
+        if (settings.socketpath)
+            snprintf(admin_path, sizeof(admin_path), "%s.admin", settings.socketpath);
+        else if (settings.port)
+            snprintf(admin_path, sizeof(admin_path), "/tmp/mcd.%d.admin", settings.port);
+        else
+            snprintf(admin_path, sizeof(admin_path), "/tmp/mcd.pid%ld.admin", (long)getpid());
+        settings.admin_socket = admin_path;
+    }
     clock_setup();
     err_thread_register();
     stats_thread_register();
@@ -160,9 +171,12 @@ int main(int argc, char **argv)
         return EX_OSERR;
     }
     engine->start();
+    if (admin_start() != 0)
+        return EX_OSERR;
 
     event_base_dispatch(base);
 
+    admin_stop();
     listen_teardown();
     threads_stop();
     engine->stop();

@@ -21,6 +21,7 @@ struct row {
 #define R_ERROR_BARE "ERROR (bare: the line is exactly ERROR, as memcached clients expect)"
 #define R_CLIENT "CLIENT_ERROR"
 #define R_SERVER "SERVER_ERROR"
+#define R_JSON "admin JSON error"
 
 static const struct row rows[] = {
 #define E(name, code, cls, bin, msg, advice) { #name, code, cls, bin, msg, advice },
