@@ -73,7 +73,8 @@ unit: $(UNIT_BINS)
 SHELL := /bin/bash
 
 test: deps $(BIN) unit $(BUILD)/gen-errors-man
-	MCD_BIN=$(abspath $(BIN)) MCD_UNIT_DIR=$(abspath $(BUILD)/tests) \
+	ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1} TSAN_OPTIONS=$${TSAN_OPTIONS:-halt_on_error=0} \
+	  MCD_BIN=$(abspath $(BIN)) MCD_UNIT_DIR=$(abspath $(BUILD)/tests) \
 	  MCD_GEN_ERRORS_MAN=$(abspath $(BUILD)/gen-errors-man) \
 	  prove -j2 --timer $(PROVE_ARGS) $(UNIT_BINS) tests/lint.t tests/t/*.t
 

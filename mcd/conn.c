@@ -226,8 +226,15 @@ void conn_error_ctx(struct conn *c, enum err_site e, struct err_ctx *ctx)
     const char *line = err_line(e, &len);
     ctx->conn_id = c->id;
     err_raise_ctx(e, ctx);
-    if (settings.verbose > 0)
-        fprintf(stderr, ">%d %.*s\n", c->fd, (int)len - 2, line);
+    /* noreply silences the client's own mistakes, as in memcached; the
+     * server's failures (SERVER_ERROR) are always told. */
+    if (c->noreply && err_info(e)->cls != R_SERVER)
+        return;
+    if (__atomic_load_n(&settings.verbose, __ATOMIC_RELAXED) > 0) {
+        const struct err_info *ei = err_info(e);
+        fprintf(stderr, ">%d %.*s (E%04d %s)\n", c->fd, (int)len - 2, line,
+                ei->code, ei->name);
+    }
     conn_add_static(c, line, len);
 }
 

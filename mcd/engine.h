@@ -50,6 +50,26 @@ struct engine_class_info {
     uint32_t tail_age;          /* age of the LRU tail, seconds */
 };
 
+/* A copy of one item's metadata, taken under the item's lock by walk(). */
+struct engine_item_info {
+    const item *addr;           /* identity only: never dereference */
+    char key[250];              /* not NUL-terminated */
+    uint8_t nkey;
+    uint8_t clsid;
+    uint8_t it_flags;
+    uint32_t refcount;
+    uint32_t vlen;              /* value bytes, without "\r\n" */
+    uint32_t flags;
+    rel_time_t exptime;         /* 0 = never */
+    rel_time_t time;            /* last access (bumped at most once a minute) */
+    uint64_t cas;
+    bool dead;                  /* expired or flushed, not yet reclaimed */
+};
+
+/* Called by walk() under the item's lock: copy what is needed, never block.
+ * May take a reference with engine->hold() to read the value afterwards. */
+typedef void (*engine_walk_fn)(const struct engine_item_info *info, item *it, void *ctx);
+
 /*
  * The meta commands (mg, ms, md, ma, me) need an item's state before a fetch
  * changes it, and the win/stale marks of stale-while-revalidate, all decided
@@ -144,6 +164,17 @@ struct engine {
     bool (*class_info)(int id, struct engine_class_info *out);
     /* Smallest class size able to hold an item of this total size, 0 if none. */
     uint32_t (*class_for)(size_t total);
+    /* Visit the items of one hash bucket under its lock and return the next
+     * cursor, 0 when the walk is complete (start with 0). The cursor stays
+     * valid across hash table growth: every item present for the whole
+     * walk is visited at least once (rarely twice). */
+    uint64_t (*walk)(uint64_t cursor, engine_walk_fn fn, void *ctx);
+    /* Take one more reference; only inside a walk callback. */
+    void (*hold)(item *it);
+    /* Hash table shape: buckets, power, expanding, and a histogram of chain
+     * lengths (hist[i] = buckets with i items, the last slot counts longer). */
+    void (*hash_info)(uint64_t *buckets, unsigned *power, bool *expanding,
+                      uint64_t *hist, int nhist);
 
     /* The meta commands. An engine may leave these NULL; mcd then answers
      * meta commands with ERR_META_NO_ENGINE. */

@@ -140,14 +140,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "mcd: cannot create the event loop\n");
         return EX_OSERR;
     }
-    if (listen_setup(base) != 0)
-        return EX_OSERR;
-    if (threads_start(settings.num_threads) != 0) {
-        fprintf(stderr, "mcd: cannot start %d worker threads\n", settings.num_threads);
-        return EX_OSERR;
-    }
-    engine->start();
-
+    /* Signals first, so a stop request during start-up is honoured. */
     struct timeval one = { 1, 0 };
     struct event *clock_ev = event_new(base, -1, EV_PERSIST, on_clock, NULL);
     struct event *sigint = evsignal_new(base, SIGINT, on_stop_signal, base);
@@ -159,6 +152,14 @@ int main(int argc, char **argv)
     event_add(sigterm, NULL);
     event_add(sigusr1, NULL);
     event_add(sighup, NULL);
+
+    if (listen_setup(base) != 0)
+        return EX_OSERR;
+    if (threads_start(settings.num_threads) != 0) {
+        fprintf(stderr, "mcd: cannot start %d worker threads\n", settings.num_threads);
+        return EX_OSERR;
+    }
+    engine->start();
 
     event_base_dispatch(base);
 

@@ -750,6 +750,7 @@ bool proto_meta_command(struct conn *c, struct token *t, size_t nt,
         }
     }
     struct meta_req *r = c->proto_state;
+    c->noreply = false;         /* q hides replies, never errors */
     size_t first = cmd == META_MS ? 3 : 2;     /* ms has its length first */
     enum meta_perr pe = meta_parse(cmd, &t[1], &t[first < nt ? first : nt],
                                    nt > first ? nt - first : 0, r);
@@ -757,7 +758,6 @@ bool proto_meta_command(struct conn *c, struct token *t, size_t nt,
         meta_set(c, r, t, nt, pe);
         return true;
     }
-    c->noreply = false;
     if (pe != MP_OK) {
         conn_error(c, meta_parse_site(cmd, pe));
         return true;

@@ -661,6 +661,54 @@ static void slab_stats(stat_emit_fn emit, void *ctx)
     emit_u64(emit, ctx, "slab_pages", slabs_pages_total());
 }
 
+/* --- walking, for introspection ------------------------------------------ */
+
+struct walk_ctx {
+    engine_walk_fn fn;
+    void *ctx;
+    rel_time_t now;
+};
+
+static void walk_one(item *it, void *arg)
+{
+    struct walk_ctx *w = arg;
+    struct engine_item_info info;
+    info.addr = it;
+    memcpy(info.key, item_key(it), it->nkey);
+    info.nkey = it->nkey;
+    info.clsid = it->clsid;
+    info.it_flags = it->it_flags;
+    info.refcount = item_refcount(it);
+    info.vlen = item_vlen(it);
+    info.flags = it->flags;
+    info.exptime = it->exptime;
+    info.time = item_time(it);
+    info.cas = it->cas;
+    info.dead = item_is_expired(it, w->now) || item_is_flushed(it);
+    w->fn(&info, it, w->ctx);
+}
+
+static uint64_t slab_walk(uint64_t cursor, engine_walk_fn fn, void *ctx)
+{
+    struct walk_ctx w = { fn, ctx, clock_now() };
+    return assoc_scan(cursor, walk_one, &w);
+}
+
+static void slab_hold(item *it)
+{
+    ref_incr(it);
+}
+
+static void slab_hash_info(uint64_t *buckets, unsigned *power, bool *expanding,
+                           uint64_t *hist, int nhist)
+{
+    *power = assoc_hashpower();
+    *buckets = (uint64_t)1 << *power;
+    *expanding = assoc_expanding();
+    if (hist)
+        assoc_chain_hist(hist, nhist);
+}
+
 /* --- the meta commands ---------------------------------------------------- */
 
 /*
@@ -962,6 +1010,9 @@ const struct engine slab_engine = {
     .nclasses = slab_nclasses,
     .class_info = slab_class_info,
     .class_for = slab_class_for,
+    .walk = slab_walk,
+    .hold = slab_hold,
+    .hash_info = slab_hash_info,
     .meta_get = slab_meta_get,
     .meta_store = slab_meta_store,
     .meta_delete = slab_meta_delete,
