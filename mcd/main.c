@@ -40,7 +40,7 @@ static void on_stop_signal(evutil_socket_t sig, short which, void *arg)
 {
     struct event_base *base = arg;
     (void)which;
-    if (settings.verbose)
+    if (__atomic_load_n(&settings.verbose, __ATOMIC_RELAXED))
         fprintf(stderr, "mcd: signal %d: shutting down\n", (int)sig);
     event_base_loopbreak(base);
 }
@@ -164,15 +164,19 @@ int main(int argc, char **argv)
     event_add(sigusr1, NULL);
     event_add(sighup, NULL);
 
-    if (listen_setup(base) != 0)
-        return EX_OSERR;
+    /* Workers and the admin socket come up before the data port opens, so
+     * a server that accepts clients can already be looked into. */
     if (threads_start(settings.num_threads) != 0) {
         fprintf(stderr, "mcd: cannot start %d worker threads\n", settings.num_threads);
         return EX_OSERR;
     }
     engine->start();
-    if (admin_start() != 0)
+    if (admin_start() != 0 || listen_setup(base) != 0) {
+        admin_stop();
+        threads_stop();
+        engine->stop();
         return EX_OSERR;
+    }
 
     event_base_dispatch(base);
 

@@ -200,9 +200,12 @@ void threads_stop(void)
         ssize_t w = write(threads[i].notify_wr, "q", 1);
         (void)w;
     }
+    /* Join them all before freeing any: a worker may lock another
+     * worker's lock (threads_each_conn) until it has stopped. */
+    for (int i = 0; i < nthreads; i++)
+        pthread_join(threads[i].tid, NULL);
     for (int i = 0; i < nthreads; i++) {
         struct thread *t = &threads[i];
-        pthread_join(t->tid, NULL);
         event_free(t->notify_ev);
         event_free(t->tick_ev);
         event_base_free(t->base);

@@ -12,6 +12,7 @@ use Carp;
 our @EXPORT = qw(admin_connect admin_request admin_stream admin_doc_fields json_paths);
 
 my $JSON = JSON::PP->new->utf8->allow_nonref;
+$SIG{PIPE} = 'IGNORE';      # a closed admin socket is an error, not a death
 
 sub admin_connect {
     my ($path) = @_;
