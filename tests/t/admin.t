@@ -74,11 +74,13 @@ sub check_fields {
     is_deeply(\@missing, [], "$cmd: every documented field is in the reply");
 }
 
+# Wait until the slow client is stuck with its references recorded.
 my $locked;
 wait_until(sub {
     $locked = admin_request($sockpath, 'locked');
-    return scalar @{ $locked->{data}{items} };
-}, 5);
+    my ($b) = grep { ($_->{key} // '') eq 'big' } @{ $locked->{data}{items} };
+    return $b && @{ $b->{holders} } && !$locked->{data}{suspected_leaks};
+}, 10);
 for my $cmd (qw(help stats settings slabs lru errors conns threads hash locked prefixes)) {
     my $r = admin_request($sockpath, $cmd);
     is($r->{schema}, 1, "$cmd: schema 1");
