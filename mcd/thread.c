@@ -17,6 +17,7 @@
 
 #include "conn.h"
 #include "errors.h"
+#include "latency.h"
 #include "settings.h"
 #include "stats.h"
 
@@ -152,6 +153,7 @@ static void *worker(void *arg)
     struct thread *t = arg;
     err_thread_register();
     stats_thread_register();
+    latency_thread_register();
     event_base_dispatch(t->base);
     /* Shutting down: close what is left. */
     while (t->conns)
