@@ -309,6 +309,7 @@ static const struct admin_cmd commands[] = {
     { "snapshot", "", "all of the above but items, in one document", dump_snapshot },
     { "items", "[class=N] [prefix=P] [state=live|expired|all] [limit=N] [cursor=C] [values=1]",
       "stream every item (newline-delimited JSON ending with a summary)", NULL },
+    { "metrics", "", "every metric in Prometheus text format, ending with # EOF", NULL },
     { "quit", "", "close this admin connection", NULL },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -381,6 +382,13 @@ static bool handle(int fd, char *line)
             const char *why = "bad arguments";
             json_t *d = c->run(&a, &why);
             return d ? send_data(fd, cmd, d) : send_error(fd, cmd, ERR_ADMIN_BAD_ARGUMENT, why);
+        }
+        if (strcmp(cmd, "metrics") == 0) {
+            size_t len;
+            char *txt = metrics_text(&len);
+            bool ok = txt && send_all(fd, txt, len) && send_all(fd, "# EOF\n", 6);
+            free(txt);
+            return ok;
         }
         if (!c->build) {
             for (int k = 0; k < a.n; k++) {

@@ -44,6 +44,12 @@ json_t *run_set(const struct admin_args *a, const char **why);
 void dump_put_key(json_t *obj, const char *key, size_t nkey);
 char *dump_base64(const void *data, size_t len);
 
+/* Prometheus text of every metric (malloc'd; NULL when out of memory). */
+char *metrics_text(size_t *len);
+/* The optional HTTP endpoint (-o metrics_listen). */
+int metrics_http_start(void);
+void metrics_http_stop(void);
+
 /* The server's identity, carried by every reply. */
 json_t *admin_identity(void);
 

@@ -171,7 +171,8 @@ int main(int argc, char **argv)
         return EX_OSERR;
     }
     engine->start();
-    if (admin_start() != 0 || listen_setup(base) != 0) {
+    if (admin_start() != 0 || metrics_http_start() != 0 || listen_setup(base) != 0) {
+        metrics_http_stop();
         admin_stop();
         threads_stop();
         engine->stop();
@@ -180,6 +181,7 @@ int main(int argc, char **argv)
 
     event_base_dispatch(base);
 
+    metrics_http_stop();
     admin_stop();
     listen_teardown();
     threads_stop();
