@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "proto.h"
 #include "settings.h"
 #include "stats.h"
@@ -88,6 +89,7 @@ void conn_cmd_begin(struct conn *c, enum cmd_id id, const char *key, size_t nkey
     c->cmd_key = key;
     c->cmd_nkey = (uint8_t)(nkey > 250 ? 250 : nkey);
     c->cur_cmd = cmd_name(id);
+    crash_note(c->cur_cmd, key, c->cmd_nkey);
     c->t_start = now_ns();
 }
 

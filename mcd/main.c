@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "crash.h"
 #include "engine.h"
 #include "errors.h"
 #include "listen.h"
@@ -136,6 +137,14 @@ int main(int argc, char **argv)
             snprintf(admin_path, sizeof(admin_path), "/tmp/mcd.pid%ld.admin", (long)getpid());
         settings.admin_socket = admin_path;
     }
+    static char crash_path[512];
+    if (!settings.crash_file) {
+        if (settings.socketpath)
+            snprintf(crash_path, sizeof(crash_path), "%s.crash", settings.socketpath);
+        else
+            snprintf(crash_path, sizeof(crash_path), "/tmp/mcd.%d.crash", settings.port);
+        settings.crash_file = crash_path;
+    }
     clock_setup();
     err_thread_register();
     stats_thread_register();
@@ -171,6 +180,7 @@ int main(int argc, char **argv)
         return EX_OSERR;
     }
     engine->start();
+    crash_setup(settings.crash_file);
     if (admin_start() != 0 || metrics_http_start() != 0 || listen_setup(base) != 0) {
         metrics_http_stop();
         admin_stop();

@@ -98,6 +98,8 @@ void settings_usage(void)
 "   - metrics_listen=[ADDR:]PORT  serve Prometheus /metrics and /healthz over\n"
 "                          HTTP (address 127.0.0.1 unless given)\n"
 "   - slowlog_usec=N       log commands slower than N microseconds (10000)\n"
+"   - crash_file=PATH      where a crash report is written (default\n"
+"                          /tmp/mcd.<port>.crash)\n"
 "   - engine=NAME          storage engine (default: slab)\n"
 "   - fault=SITE:N[:PCT]   test builds: fail error site SITE every Nth time\n"
 "                          (or PCT percent of the time when N is 0)\n"
@@ -193,6 +195,10 @@ static int parse_extended(struct settings *s, char *list)
             if (!val || !*val)
                 USAGE_FAIL("-o metrics_listen needs [ADDR:]PORT (default address 127.0.0.1)");
             s->metrics_listen = val;
+        } else if (strcmp(opt, "crash_file") == 0) {
+            if (!val || !*val)
+                USAGE_FAIL("-o crash_file needs a path");
+            s->crash_file = val;
         } else if (strcmp(opt, "slowlog_usec") == 0) {
             int us;
             if (!val || !parse_int(val, 0, 1 << 30, &us))

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "crash.h"
 #include "errors.h"
 #include "latency.h"
 #include "settings.h"
@@ -154,6 +155,7 @@ static void *worker(void *arg)
     err_thread_register();
     stats_thread_register();
     latency_thread_register();
+    crash_thread_register(t->index);
     event_base_dispatch(t->base);
     /* Shutting down: close what is left. */
     while (t->conns)
