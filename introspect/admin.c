@@ -9,6 +9,7 @@
  * Requests are plain lines ("items class=5 limit=100"), so socat works by
  * hand. Every reply carries the schema version and the server's identity.
  */
+#include "../mcd/history.h"
 #include "introspect.h"
 
 #include <errno.h>
@@ -464,6 +465,7 @@ static void *admin_main(void *arg)
     (void)arg;
     err_thread_register();
     stats_thread_register();
+    history_thread_register("admin");
     for (;;) {
         struct pollfd pf[3 + ADMIN_MAX_CLIENTS];
         int n = 0;

@@ -86,6 +86,8 @@ struct conn {
     struct wblock *wb_head, *wb_tail;
     size_t out_pending;
 
+    const char *close_reason;   /* static text, set when closing starts */
+
     struct conn *next, *prev;   /* the thread's list; thread lock */
 };
 
@@ -108,6 +110,10 @@ void conn_error(struct conn *c, enum err_site e);
 void conn_error_ctx(struct conn *c, enum err_site e, struct err_ctx *ctx);
 
 void conn_set_state(struct conn *c, enum conn_state s);
+/* Start closing, remembering why (the first reason given wins). */
+void conn_closing(struct conn *c, const char *why);
+/* Send what is queued, then close for this reason. */
+void conn_close_after_write(struct conn *c, const char *why);
 
 /* Time a command: begin when it is whole in memory, end when its reply is
  * queued. The key (may be NULL) must stay valid until the end. */
