@@ -306,6 +306,7 @@ static const struct admin_cmd commands[] = {
     { "hash", "", "the hash table: size, expansion, chain-length histogram", dump_hash },
     { "locked", "", "items referenced beyond their resting count, with holders and suspected leaks", dump_locked },
     { "prefixes", "", "per-prefix statistics (stats detail)", dump_prefixes },
+    { "memory", "", "every byte by owner beside RSS and -m; headroom per slab class", dump_memory },
     { "latency", "", "per-command service time: count, p50, p90, p99, p99.9, max", dump_latency },
     { "commands", "", "per-command calls, total time, rejected and failed calls", dump_commands },
     { "slowlog", "[N | limit=N | reset]", "commands slower than slowlog_usec, newest first", NULL, run_slowlog },
