@@ -131,6 +131,19 @@ static void stats_general(const struct emitter *c)
     stat_u64(c, "conn_yields", s.conn_yields);
     stat_u64(c, "malloc_fails", malloc_fails());
     stat_u64(c, "idle_kicks", err_total(ERR_IDLE_TIMEOUT));
+    stat_fmt(c, "clock_drift_secs", "%lld", (long long)clock_drift());
+    stat_u64(c, "expired_on_arrival", s.expired_on_arrival);
+    stat_u64(c, "ttl_absolute", s.ttl_absolute);
+    stat_u64(c, "ttl_none", s.ttl_none);
+    stat_u64(c, "ttl_under_1m", s.ttl_under_1m);
+    stat_u64(c, "ttl_under_1h", s.ttl_under_1h);
+    stat_u64(c, "ttl_under_1d", s.ttl_under_1d);
+    stat_u64(c, "ttl_under_30d", s.ttl_under_30d);
+    stat_u64(c, "multiget_1", s.multiget_1);
+    stat_u64(c, "multiget_2_10", s.multiget_2_10);
+    stat_u64(c, "multiget_11_100", s.multiget_11_100);
+    stat_u64(c, "multiget_over_100", s.multiget_over_100);
+    stat_u64(c, "listen_disabled_usec", listen_disabled_usec());
     engine->stats(c->emit, c->ctx);
 }
 
@@ -165,6 +178,11 @@ static void stats_settings(const struct emitter *c)
     stat_str(c, "flush_enabled", settings.flush_enabled ? "yes" : "no");
     stat_str(c, "dump_enabled", settings.dump_enabled ? "yes" : "no");
     stat_u64(c, "idle_timeout", (uint64_t)settings.idle_timeout);
+    {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+            stat_u64(c, "nofile_limit", (uint64_t)rl.rlim_cur);
+    }
     stat_str(c, "shutdown_command", settings.shutdown_command ? "yes" : "no");
     stat_str(c, "engine", engine->name);
     stat_str(c, "admin_socket", settings.admin_socket ? settings.admin_socket : "NULL");
