@@ -192,14 +192,21 @@ static void prompt(struct ctx *x, char *buf, size_t len)
     /* \001 \002 tell readline the colour codes take no columns. */
     const char *b = fmt_color() ? "\001\033[1m\002" : "", *r = fmt_color() ? "\001\033[0m\002" : "";
     const char *red = fmt_color() ? "\001\033[31m\002" : "";
+    static bool told;   /* the drop is explained once, the prompt stays short */
+    if (live)
+        told = false;
+    else if (cl_dropped(x->cl) && !told) {
+        fprintf(x->out, "(lost the connection to %s; the next command reconnects)\n",
+                cl_path(x->cl));
+        told = true;
+    }
     if (live && id)
         snprintf(buf, len, "%smcd %s pid %lld up %s%s> ", b, jx_str(id, "version", "?"),
                  jx_int(id, "pid", 0), fmt_duration((double)cl_uptime(x->cl), up), r);
     else if (cl_dropped(x->cl))
-        snprintf(buf, len, "%smcd (disconnected: %s; the next command reconnects)%s> ", red,
-                 cl_path(x->cl), r);
+        snprintf(buf, len, "%smcd (disconnected)%s> ", red, r);
     else
-        snprintf(buf, len, "%smcd (not connected: %s)%s> ", red, cl_path(x->cl), r);
+        snprintf(buf, len, "%smcd (not connected)%s> ", red, r);
 }
 
 static void connect_quietly(struct ctx *x, bool say)
