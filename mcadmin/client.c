@@ -199,7 +199,7 @@ static int read_line(struct client *c, char **line, size_t *consumed,
 {
     size_t scanned = 0;
     for (;;) {
-        char *nl = memchr(c->buf + scanned, '\n', c->len - scanned);
+        char *nl = c->len > scanned ? memchr(c->buf + scanned, '\n', c->len - scanned) : NULL;
         if (nl) {
             *nl = '\0';
             *line = c->buf;

@@ -178,6 +178,8 @@ void cmd_learn_help(struct client *c)
             continue;
         /* "[class=N] [prefix=P] ..." -> "class=", "prefix=", ... */
         const char *p = jx_str(h, "args", "");
+        for (int k = 0; k < nitem_args; k++)
+            free(item_args[k]);
         nitem_args = 0;
         while ((p = strchr(p, '[')) && nitem_args < 16) {
             const char *eq = strchr(p, '=');
@@ -398,7 +400,7 @@ static int run_capture(struct ctx *x, int argc, char **argv)
         snprintf(name, sizeof(name), "%s", argv[1]);
     } else {
         struct stat st;
-        char base[4096];
+        char base[64];
         snap_default_name("mcd-snapshot", base, sizeof(base));
         base[strlen(base) - 5] = '\0';         /* drop ".json" */
         snprintf(name, sizeof(name), "%s.json", base);

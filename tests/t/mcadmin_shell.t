@@ -76,6 +76,17 @@ package Shell {
             $s->{buf} .= $chunk;
         }
     }
+    # Everything the shell printed and nobody expected (for diagnostics).
+    sub rest {
+        my ($s) = @_;
+        my $sel = IO::Select->new($s->{pty});
+        while ($sel->can_read(0.2)) {
+            my $n = sysread($s->{pty}, my $chunk, 65536);
+            last unless $n;
+            $s->{buf} .= $chunk;
+        }
+        return $s->{buf};
+    }
     sub finish {
         my ($s) = @_;
         my $deadline = Time::HiRes::time() + 5;
@@ -145,7 +156,7 @@ my $PROMPT = qr/mcd \S+ pid (\d+) up [^>]*> /;
     $sh->expect($PROMPT);
 
     $sh->send("quit\r");
-    is($sh->finish, 0, 'quit exits 0');
+    is($sh->finish, 0, 'quit exits 0') or diag($sh->rest);
 }
 
 # --- history kept across runs ---------------------------------------------------
@@ -180,7 +191,7 @@ my $PROMPT = qr/mcd \S+ pid (\d+) up [^>]*> /;
     isnt($pid, $old, 'not the old one');
 
     $sh->send("exit\r");
-    is($sh->finish, 0, 'exit exits 0');
+    is($sh->finish, 0, 'exit exits 0') or diag($sh->rest);
 }
 
 $srv->stop;
