@@ -341,3 +341,43 @@ int cl_stream(struct client *c, const char *line, cl_row_fn row, void *arg,
             rc = stop;  /* keep reading to the summary: the stream must drain */
     }
 }
+
+/* A text reply ending with a line "# EOF" (the Prometheus `metrics`). An
+ * error comes back as one JSON line instead; *reply gets it then. */
+int cl_text(struct client *c, const char *line, FILE *out, json_t **reply,
+            char *err, size_t errlen)
+{
+    *reply = NULL;
+    int rc = cl_connect(c, err, errlen);
+    if (rc != EXIT_OK)
+        return rc;
+    if (!cl_alive(c) && (rc = cl_connect(c, err, errlen)) != EXIT_OK)
+        return rc;
+    if (!send_line(c, line)) {
+        lose(c);
+        snprintf(err, errlen, "cannot send to '%s'", c->path);
+        return EXIT_CONNECT;
+    }
+    for (bool first = true;; first = false) {
+        char *l;
+        size_t used;
+        int r = read_line(c, &l, &used, err, errlen);
+        if (r <= 0) {
+            if (r == 0)
+                snprintf(err, errlen, "the reply ended without its '# EOF' line");
+            lose(c);
+            return EXIT_CONNECT;
+        }
+        if (first && l[0] == '{') {
+            *reply = json_loads(l, 0, NULL);
+            consume(c, used);
+            remember_identity(c, *reply);
+            return EXIT_CMD;
+        }
+        bool end = strcmp(l, "# EOF") == 0;
+        fprintf(out, "%s\n", l);
+        consume(c, used);
+        if (end)
+            return EXIT_OK;
+    }
+}

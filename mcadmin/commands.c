@@ -93,7 +93,8 @@ static int nitem_args;
 
 /* The compiled-in fallback when the server cannot be asked (help). */
 static const char *const fallback_server_cmds[] = { "help", "stats", "settings", "slabs", "lru",
-    "errors", "conns", "threads", "hash", "locked", "prefixes", "snapshot", "items", "quit", NULL };
+    "errors", "conns", "threads", "hash", "locked", "prefixes", "latency", "commands", "slowlog",
+    "set", "snapshot", "items", "metrics", "quit", NULL };
 static const char *const fallback_item_args[] = { "class=", "prefix=", "state=", "limit=",
     "cursor=", "values=", NULL };
 
@@ -121,7 +122,8 @@ const char *cmd_server_command(int i)
 {
     if (nserver_cmds)
         return i < nserver_cmds ? server_cmds[i] : NULL;
-    return i < 14 ? fallback_server_cmds[i] : NULL;
+    return i < (int)(sizeof(fallback_server_cmds) / sizeof(fallback_server_cmds[0])) - 1
+               ? fallback_server_cmds[i] : NULL;
 }
 
 void cmd_learn_slabs(const json_t *d)
@@ -361,7 +363,11 @@ static int run_raw(struct ctx *x, int argc, char **argv)
         snprintf(line + n, sizeof(line) - n, "%s%s", i > 1 ? " " : "", argv[i]);
     }
     json_t *head = NULL, *sum = NULL, *rows = json_array();
-    int rc = cl_stream(x->cl, line, keep_row, rows, &head, &sum, err, sizeof(err));
+    int rc;
+    if (strcmp(argv[1], "metrics") == 0)     /* Prometheus text, not JSON */
+        rc = cl_text(x->cl, line, x->out, &head, err, sizeof(err));
+    else
+        rc = cl_stream(x->cl, line, keep_row, rows, &head, &sum, err, sizeof(err));
     if (head)
         jx_print_pretty(head, x->out);
     size_t i;

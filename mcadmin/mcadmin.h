@@ -76,6 +76,11 @@ typedef int (*cl_row_fn)(json_t *row, void *arg);
 int cl_stream(struct client *c, const char *line, cl_row_fn row, void *arg,
               json_t **head, json_t **summary, char *err, size_t errlen);
 
+/* A text reply ending with "# EOF" (admin `metrics`), copied to out. An
+ * error reply (JSON) returns EXIT_CMD with *reply set. */
+int cl_text(struct client *c, const char *line, FILE *out, json_t **reply,
+            char *err, size_t errlen);
+
 /* --- format.c ------------------------------------------------------------ */
 
 bool fmt_color(void);           /* stdout is a tty and NO_COLOR is unset */

@@ -6,6 +6,7 @@
  * queue and creates the connections on its own event_base. A byte 'q' asks
  * the worker to close its connections and leave its loop.
  */
+#include "history.h"
 #include "thread.h"
 
 #include <errno.h>
@@ -16,7 +17,9 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "crash.h"
 #include "errors.h"
+#include "latency.h"
 #include "settings.h"
 #include "stats.h"
 
@@ -43,6 +46,7 @@ static void close_idle(struct thread *t)
         if (c->state == CONN_READ && c->rbytes == 0 &&
             now - c->last_cmd > (rel_time_t)settings.idle_timeout) {
             err_raise(ERR_IDLE_TIMEOUT, c->id);
+            c->close_reason = "idle timeout";
             conn_close(c);
         }
         c = next;
@@ -152,10 +156,15 @@ static void *worker(void *arg)
     struct thread *t = arg;
     err_thread_register();
     stats_thread_register();
+    latency_thread_register();
+    crash_thread_register(t->index);
+    history_thread_register("worker");
     event_base_dispatch(t->base);
     /* Shutting down: close what is left. */
-    while (t->conns)
+    while (t->conns) {
+        t->conns->close_reason = "server stopping";
         conn_close(t->conns);
+    }
     return NULL;
 }
 
@@ -200,9 +209,12 @@ void threads_stop(void)
         ssize_t w = write(threads[i].notify_wr, "q", 1);
         (void)w;
     }
+    /* Join them all before freeing any: a worker may lock another
+     * worker's lock (threads_each_conn) until it has stopped. */
+    for (int i = 0; i < nthreads; i++)
+        pthread_join(threads[i].tid, NULL);
     for (int i = 0; i < nthreads; i++) {
         struct thread *t = &threads[i];
-        pthread_join(t->tid, NULL);
         event_free(t->notify_ev);
         event_free(t->tick_ev);
         event_base_free(t->base);
