@@ -36,10 +36,34 @@ struct wblock {
 };
 
 static uint64_t next_conn_id;   /* atomic */
+
+/* Connection memory accounting: the owner thread's running total. */
+static void mem_adj(struct thread *t, int64_t delta)
+{
+    t->buf_bytes += (uint64_t)delta;
+    if (t->buf_bytes > t->buf_hwm)
+        t->buf_hwm = t->buf_bytes;
+}
 static uint64_t curr_conns;     /* atomic gauge */
 static uint64_t total_conns;    /* atomic counter */
 
 void conn_setup(void) {}
+
+size_t conn_block_size(void)
+{
+    return WBLOCK_SIZE;
+}
+
+/* Bytes held by one connection: its structure, read buffer, response
+ * blocks and arrays. */
+size_t conn_memory(const struct conn *c)
+{
+    size_t n = sizeof(*c) + c->rsize + (size_t)c->iovcap * sizeof(struct iovec) +
+               (size_t)c->heldcap * sizeof(struct hold);
+    for (const struct wblock *b = c->wb_head; b; b = b->next)
+        n += sizeof(*b) + b->size;
+    return n;
+}
 
 void conn_thread_teardown(struct thread *t)
 {
@@ -135,6 +159,7 @@ static struct wblock *wblock_get(struct conn *c, size_t need)
             return NULL;
         b->size = size;
     }
+    mem_adj(t, (int64_t)b->size);
     b->next = NULL;
     b->used = 0;
     return b;
@@ -146,6 +171,7 @@ static void wblocks_release(struct conn *c)
     struct wblock *b = c->wb_head;
     while (b) {
         struct wblock *next = b->next;
+        mem_adj(t, -(int64_t)b->size);
         if (b->size == WBLOCK_SIZE && t->nfree_blocks < WBLOCK_KEEP) {
             b->next = t->free_blocks;
             t->free_blocks = b;
@@ -364,6 +390,7 @@ struct conn *conn_new(int fd, struct thread *thr, bool is_unix)
     }
     c->fd = fd;
     c->id = __atomic_add_fetch(&next_conn_id, 1, __ATOMIC_RELAXED);
+    mem_adj(thr, RBUF_INIT);
     c->thr = thr;
     c->rsize = RBUF_INIT;
     c->is_unix = is_unix;
@@ -387,6 +414,7 @@ struct conn *conn_new(int fd, struct thread *thr, bool is_unix)
                  "tcp6:[%s]:%s" : "tcp:%s:%s", host, port);
     }
     if (!conn_want(c, EV_READ)) {
+        mem_adj(thr, -RBUF_INIT);
         free(c->rbuf);
         free(c);
         return NULL;
@@ -429,6 +457,7 @@ void conn_close(struct conn *c)
         engine->release(c->nr_item);
     out_reset(c);
     close(c->fd);
+    mem_adj(t, -(int64_t)c->rsize);
     free(c->rbuf);
     free(c->iov);
     free(c->held);
@@ -455,6 +484,7 @@ static enum read_result conn_read(struct conn *c)
                 return READ_NONE;
             }
             c->rbuf = n;
+            mem_adj(c->thr, (int64_t)c->rsize);
             c->rsize *= 2;
         }
     }
@@ -486,6 +516,7 @@ static void conn_shrink(struct conn *c)
         char *n = malloc(RBUF_INIT);
         if (n) {
             free(c->rbuf);
+            mem_adj(c->thr, -(int64_t)(c->rsize - RBUF_INIT));
             c->rbuf = n;
             c->rsize = RBUF_INIT;
             c->rpos = 0;

@@ -126,6 +126,9 @@ struct conn *conn_new(int fd, struct thread *thr, bool is_unix);
 void conn_close(struct conn *c);
 void conn_event(evutil_socket_t fd, short which, void *arg);
 void conn_setup(void);
+/* Memory accounting: one connection's bytes; the pooled block size. */
+size_t conn_memory(const struct conn *c);
+size_t conn_block_size(void);
 /* Frees a stopping thread's pooled response blocks. */
 void conn_thread_teardown(struct thread *t);
 

@@ -238,3 +238,18 @@ uint64_t history_count(enum hist_kind kind)
 {
     return __atomic_load_n(&counts[kind], __ATOMIC_RELAXED);
 }
+
+size_t history_memory(void)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&reg_lock);
+    for (struct ring *r = rings; r; r = r->next)
+        n += sizeof(*r);
+    pthread_mutex_unlock(&reg_lock);
+    pthread_mutex_lock(&watch_lock);
+    for (int i = 0; i < WATCHERS_MAX; i++)
+        if (watchers[i])
+            n += sizeof(struct watcher);
+    pthread_mutex_unlock(&watch_lock);
+    return n;
+}

@@ -72,5 +72,7 @@ size_t history_watch_drain(int id, struct hist_event *out, size_t max, uint64_t 
 uint64_t history_last_seq(void);
 /* Events recorded per kind since start. */
 uint64_t history_count(enum hist_kind kind);
+/* Bytes held by the rings and watcher queues. */
+size_t history_memory(void);
 
 #endif /* MCD_HISTORY_H */
