@@ -93,8 +93,8 @@ static int nitem_args;
 
 /* The compiled-in fallback when the server cannot be asked (help). */
 static const char *const fallback_server_cmds[] = { "help", "stats", "settings", "slabs", "lru",
-    "errors", "conns", "threads", "hash", "locked", "prefixes", "latency", "commands", "slowlog",
-    "set", "snapshot", "items", "metrics", "quit", NULL };
+    "errors", "conns", "threads", "hash", "locked", "prefixes", "memory", "latency", "commands",
+    "slowlog", "set", "history", "watch", "snapshot", "items", "metrics", "quit", NULL };
 static const char *const fallback_item_args[] = { "class=", "prefix=", "state=", "limit=",
     "cursor=", "values=", NULL };
 
@@ -356,6 +356,13 @@ static int run_raw(struct ctx *x, int argc, char **argv)
     char line[4096] = "", err[512] = "";
     if (argc < 2) {
         fprintf(stderr, "usage: raw LINE (for example: raw items limit=3)\n");
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "watch") == 0) {
+        /* The server's event stream never ends by itself; raw would sit
+         * until the reply timeout. */
+        fprintf(stderr, "mcadmin: raw cannot follow the server's endless 'watch' stream; "
+                "use socat for it (mcadmin's own `watch` shows rates)\n");
         return EXIT_USAGE;
     }
     for (int i = 1; i < argc; i++) {
