@@ -98,9 +98,9 @@ my $t0 = time;
     my ($cas) = mem_gets($s, "foo");
     is($m{foo}{cas}, $cas, "cas is the item's CAS");
 
-    my @one = listing("lru_crawler metadump $m{foo}{cls}");
-    ok(!grep({ /^key=big / } @one) && grep({ /^key=foo / } @one),
-       "metadump <class> lists that class only");
+    my @one = listing("lru_crawler metadump $m{big}{cls}");
+    ok(!grep({ /^key=foo / } @one) && grep({ /^key=big / } @one),
+       "metadump <class> lists that class only") or diag explain \@one;
     my @two = listing("lru_crawler metadump $m{foo}{cls},$m{big}{cls}");
     is(scalar @two, 5, "metadump <id>,<id> lists both classes");
     my @hash = listing("lru_crawler metadump hash");
