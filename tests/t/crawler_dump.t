@@ -102,7 +102,10 @@ my $t0 = time;
     ok(!grep({ /^key=foo / } @one) && grep({ /^key=big / } @one),
        "metadump <class> lists that class only") or diag explain \@one;
     my @two = listing("lru_crawler metadump $m{foo}{cls},$m{big}{cls}");
-    is(scalar @two, 5, "metadump <id>,<id> lists both classes");
+    # (memcached's per-class crawl can miss an item its LRU is moving, here
+    # the just-fetched foo; mcd walks the hash table and misses none)
+    cmp_ok(scalar @two, is_memcached() ? '>=' : '==', 5 - is_memcached(),
+           "metadump <id>,<id> lists both classes");
     my @hash = listing("lru_crawler metadump hash");
     is(scalar @hash, 5, "metadump hash lists every item");
     is(send_recv($s, "lru_crawler metadump 99\r\n"), "BADCLASS invalid class id\r\n",
