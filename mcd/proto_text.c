@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "history.h"
 #include "prefix.h"
 #include "proto_crawler.h"
 #include "settings.h"
@@ -243,6 +244,12 @@ static void process_update(struct conn *c, struct token *t, size_t nt,
             .clsid = -1, .size = item_total((uint8_t)t[1].len, (uint32_t)vlen + 2)
         };
         conn_error_ctx(c, e, &ctx);
+        struct hist_event ev = { .kind = HK_reject, .what = err_info(e)->name,
+                                 .code = err_info(e)->code, .clsid = -1,
+                                 .conn_id = c->id, .size = (uint64_t)vlen };
+        history_set_key(&ev, t[1].p, t[1].len);
+        snprintf(ev.peer, sizeof(ev.peer), "%s", c->peer);
+        history_add(&ev);
         /* A set that cannot be stored must not leave the old value to be
          * read as if it were current (memcached does the same). */
         if (op == STORE_SET)
@@ -440,6 +447,11 @@ static void process_flush(struct conn *c, struct token *t, size_t nt)
     }
     STAT_INCR(cmd_flush);
     engine->flush(delay);
+    /* Who emptied the cache is evidence worth keeping. */
+    struct hist_event ev = { .kind = HK_flush, .what = "flush_all", .clsid = -1,
+                             .conn_id = c->id, .size = (uint64_t)(delay > 0 ? delay : 0) };
+    snprintf(ev.peer, sizeof(ev.peer), "%s", c->peer);
+    history_add(&ev);
     if (!c->noreply)
         REPLY(c, "OK\r\n");
 }
@@ -476,16 +488,29 @@ static void process_command(struct conn *c, const char *line, size_t len)
     if (__atomic_load_n(&settings.verbose, __ATOMIC_RELAXED) > 1)
         fprintf(stderr, "<%d %.*s\n", c->fd, (int)len, line);
     if (nt == 0) {
+        conn_cmd_begin(c, CMD_unknown, NULL, 0);
         conn_error(c, ERR_EMPTY_COMMAND);
         return;
     }
     const struct token *cmd = &t[0];
+    {
+        enum cmd_id id = cmd_lookup(cmd->p, cmd->len);
+        /* the first key: after the exptime for gat/gats */
+        size_t k = (id == CMD_gat || id == CMD_gats) ? 2 : 1;
+        if (k < nt && k < MAX_TOKENS)
+            conn_cmd_begin(c, id, t[k].p, t[k].len);
+        else
+            conn_cmd_begin(c, id, NULL, 0);
+    }
+    if (err_inject(ERR_TEST_STALL)) {
+        err_raise(ERR_TEST_STALL, c->id);
+        sleep(3);
+    }
     /* Retrieval walks the line itself: it may hold any number of keys. */
     if (TOK_IS(cmd, "get") || TOK_IS(cmd, "gets") || TOK_IS(cmd, "gat") ||
         TOK_IS(cmd, "gats")) {
         bool touch = cmd->p[1] == 'a';
         bool cas = cmd->p[cmd->len - 1] == 's';
-        c->cur_cmd = touch ? "gat" : "get";
         process_get(c, line, len, (size_t)(cmd->p - line) + cmd->len, cas, touch);
         return;
     }
@@ -528,16 +553,14 @@ static void process_command(struct conn *c, const char *line, size_t len)
     else if (TOK_IS(cmd, "verbosity"))
         process_verbosity(c, t, nt);
     else if (TOK_IS(cmd, "quit")) {
-        c->after_write = CONN_CLOSING;
-        conn_set_state(c, CONN_WRITE);
+        conn_close_after_write(c, "quit");
     } else if (TOK_IS(cmd, "shutdown")) {
         if (!settings.shutdown_command) {
             conn_error(c, ERR_SHUTDOWN_DISABLED);
             return;
         }
         kill(getpid(), SIGTERM);
-        c->after_write = CONN_CLOSING;
-        conn_set_state(c, CONN_WRITE);
+        conn_close_after_write(c, "shutdown command");
     } else {
         conn_error(c, ERR_UNKNOWN_COMMAND);
     }
@@ -559,8 +582,7 @@ bool proto_text_try_command(struct conn *c)
             (full && c->rsize >= 1024 * 1024)) {
             conn_error(c, ERR_LINE_TOO_LONG);
             c->rbytes = 0;
-            c->after_write = CONN_CLOSING;
-            conn_set_state(c, CONN_WRITE);
+            conn_close_after_write(c, "line too long");
             return true;
         }
         return false;
@@ -573,5 +595,7 @@ bool proto_text_try_command(struct conn *c)
     c->rbytes -= consumed;
     __atomic_store_n(&c->last_cmd, clock_now(), __ATOMIC_RELAXED);
     process_command(c, start, len);
+    if (c->state != CONN_NREAD)
+        conn_cmd_end(c);    /* a value still to come is timed when whole */
     return true;
 }

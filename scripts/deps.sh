@@ -7,7 +7,7 @@ PKGS="gcc make pkg-config perl libevent-dev libjansson-dev libreadline-dev
 libcmocka-dev memcached libmemcached-tools libcache-memcached-perl
 libcache-memcached-fast-perl python3 python3-pymemcache python3-pylibmc
 nutcracker
-socat clang"
+socat clang curl prometheus"
 
 missing=""
 for p in $PKGS; do
