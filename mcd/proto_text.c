@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "history.h"
 #include "prefix.h"
+#include "proto_crawler.h"
 #include "settings.h"
 #include "stats.h"
 #include "stats_text.h"
@@ -576,6 +577,8 @@ static void process_command(struct conn *c, const char *line, size_t len)
         process_touch(c, t, nt);
     else if (TOK_IS(cmd, "stats"))
         text_stats(c, t, nt);
+    else if (TOK_IS(cmd, "lru_crawler"))
+        proto_crawler_command(c, t, nt);
     else if (TOK_IS(cmd, "flush_all"))
         process_flush(c, t, nt);
     else if (TOK_IS(cmd, "version"))
