@@ -15,6 +15,7 @@
 #include "../mcd/conn.h"
 #include "../mcd/engine.h"
 #include "../mcd/errors.h"
+#include "../mcd/hold.h"
 #include "../mcd/live.h"
 #include "../mcd/prefix.h"
 #include "../mcd/settings.h"
@@ -439,6 +440,33 @@ static json_t *collect_holds(json_t *by_addr)
     return cw.arr;
 }
 
+struct takes_copy {
+    json_t *by_addr;    /* addr -> [take...] newest first */
+};
+
+static void copy_takes(struct thread *t, void *arg)
+{
+    struct takes_copy *tc = arg;
+    struct take_ring *r = t->takes;
+    rel_time_t now = clock_now();
+    if (!r)
+        return;
+    unsigned n = r->next < HOLD_RING ? r->next : HOLD_RING;
+    for (unsigned i = 0; i < n; i++) {
+        const struct take *k = &r->t[(r->next - 1 - i) % HOLD_RING];
+        char addr[32];
+        snprintf(addr, sizeof(addr), "%lld", (long long)(uintptr_t)k->it);
+        json_t *list = json_object_get(tc->by_addr, addr);
+        if (!list) {
+            list = json_array();
+            json_object_set_new(tc->by_addr, addr, list);
+        }
+        if (json_array_size(list) < 4)
+            json_array_append_new(list, json_pack("{s:s, s:i, s:I}", "site", k->site,
+                                  "thread", t->index, "secs_ago", (json_int_t)(now - k->when)));
+    }
+}
+
 /* The holds of one address in the holds document, for unlinked items. */
 static json_t *find_hold(json_t *conns, const char *addr)
 {
@@ -472,6 +500,9 @@ json_t *dump_locked(void)
         cursor = engine->walk(cursor, locked_item, &w);
     } while (cursor != 0);
     json_t *conns_after = collect_holds(after);
+    struct takes_copy tc = { json_object() };
+    for (int i = 0; i < nthreads; i++)
+        thread_call(&threads[i], copy_takes, &tc, CALL_TIMEOUT_MS);
 
     uint64_t leaks = 0;
     size_t ii;
@@ -488,6 +519,8 @@ json_t *dump_locked(void)
         json_object_set_new(it, "holders", holders ? json_incref(holders) : json_array());
         json_object_set_new(it, "unexplained", json_integer(unexplained));
         json_object_set_new(it, "suspected_leak", json_boolean(unexplained > 0));
+        json_t *takes = unexplained ? json_object_get(tc.by_addr, addr) : NULL;
+        json_object_set_new(it, "recent_takes", takes ? json_incref(takes) : json_array());
         leaks += unexplained > 0;
         json_object_del(before, addr);
         json_object_del(after, addr);
@@ -512,8 +545,10 @@ json_t *dump_locked(void)
         json_object_set(o, "holders", holders);
         json_object_set_new(o, "unexplained", json_integer(0));
         json_object_set_new(o, "suspected_leak", json_false());
+        json_object_set_new(o, "recent_takes", json_array());
         json_array_append_new(w.items, o);
     }
+    json_decref(tc.by_addr);
     json_decref(before);
     json_decref(after);
     json_decref(conns_before);

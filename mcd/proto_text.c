@@ -15,6 +15,7 @@
 
 #include "conn.h"
 #include "history.h"
+#include "hold.h"
 #include "prefix.h"
 #include "proto_crawler.h"
 #include "settings.h"
@@ -196,6 +197,7 @@ static void process_get(struct conn *c, const char *line, size_t len,
         nkeys++;
         item *it = touch ? engine->touch(tok.p, tok.len, exptime)
                          : engine->get(tok.p, tok.len);
+        hold_note(it);
         STAT_INCR(cmd_get);
         if (touch) {
             STAT_INCR(cmd_touch);
@@ -211,6 +213,12 @@ static void process_get(struct conn *c, const char *line, size_t len,
             continue;
         }
         STAT_INCR(get_hits);
+        if (err_inject(ERR_TEST_LEAK_REF)) {
+            /* a reference that never comes back, for leak-hunting tests */
+            err_raise(ERR_TEST_LEAK_REF, c->id);
+            engine->hold(it);
+            hold_note(it);
+        }
         if (!add_value(c, it, with_cas))
             return;
     }
@@ -418,6 +426,7 @@ static void process_touch(struct conn *c, struct token *t, size_t nt)
         return;
     }
     item *it = engine->touch(t[1].p, t[1].len, clock_realtime(ex));
+    hold_note(it);
     STAT_INCR(cmd_touch);
     if (it) {
         STAT_INCR(touch_hits);

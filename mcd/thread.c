@@ -20,6 +20,7 @@
 #include "crash.h"
 #include "errors.h"
 #include "latency.h"
+#include "hold.h"
 #include "live.h"
 #include "settings.h"
 #include "stats.h"
@@ -32,6 +33,7 @@ struct pending {
 
 struct thread *threads;
 int nthreads;
+__thread struct take_ring *take_ring_mine;
 static unsigned next_thread;    /* listener thread only */
 
 static void close_idle(struct thread *t)
@@ -161,6 +163,8 @@ static void *worker(void *arg)
     latency_thread_register();
     crash_thread_register(t->index);
     t->live = live_register("worker", t->index);
+    t->takes = calloc(1, sizeof(*t->takes));
+    take_ring_mine = t->takes;
     live_beat(t->live, "serving");
     history_thread_register("worker");
     event_base_dispatch(t->base);
@@ -225,6 +229,7 @@ void threads_stop(void)
         close(t->notify_rd);
         close(t->notify_wr);
         conn_thread_teardown(t);
+        free(t->takes);
         struct pending *p = t->queue;
         while (p) {
             struct pending *next = p->next;
