@@ -201,6 +201,8 @@ static bool iov_room(struct conn *c)
 
 static bool add_iov(struct conn *c, const char *p, size_t n)
 {
+    if (n == 0)
+        return true;    /* an empty iovec would make sendmsg return 0 forever */
     if (c->iovcnt > c->iovsent) {
         struct iovec *last = &c->iov[c->iovcnt - 1];
         if ((const char *)last->iov_base + last->iov_len == p) {

@@ -23,6 +23,7 @@ struct live *live_register(const char *name, int index)
     l->index = index;
     l->tid = (pid_t)syscall(SYS_gettid);
     live_beat(l, "starting");
+    __atomic_store_n(&l->published, true, __ATOMIC_RELEASE);
     mine = l;
     return l;
 }
@@ -39,18 +40,22 @@ int live_list(struct live *out, int max)
         n = LIVE_MAX;
     if (n > max)
         n = max;
+    int k = 0;
     for (int i = 0; i < n; i++) {
         struct live *l = &slots[i];
-        out[i].name = l->name;
-        out[i].index = l->index;
-        out[i].tid = l->tid;
-        out[i].beat = __atomic_load_n(&l->beat, __ATOMIC_RELAXED);
-        out[i].state = __atomic_load_n(&l->state, __ATOMIC_RELAXED);
-        out[i].busy_since = __atomic_load_n(&l->busy_since, __ATOMIC_RELAXED);
-        out[i].conn_id = __atomic_load_n(&l->conn_id, __ATOMIC_RELAXED);
-        out[i].cmd = __atomic_load_n(&l->cmd, __ATOMIC_RELAXED);
+        if (!__atomic_load_n(&l->published, __ATOMIC_ACQUIRE))
+            continue;   /* still registering */
+        out[k].name = l->name;
+        out[k].index = l->index;
+        out[k].tid = l->tid;
+        out[k].beat = __atomic_load_n(&l->beat, __ATOMIC_RELAXED);
+        out[k].state = __atomic_load_n(&l->state, __ATOMIC_RELAXED);
+        out[k].busy_since = __atomic_load_n(&l->busy_since, __ATOMIC_RELAXED);
+        out[k].conn_id = __atomic_load_n(&l->conn_id, __ATOMIC_RELAXED);
+        out[k].cmd = __atomic_load_n(&l->cmd, __ATOMIC_RELAXED);
+        k++;
     }
-    return n;
+    return k;
 }
 
 double live_cpu_secs(pid_t tid)

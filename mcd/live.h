@@ -26,6 +26,7 @@ struct live {
     rel_time_t busy_since;  /* 0 when idle */
     uint64_t conn_id;
     const char *cmd;
+    bool published;         /* atomic: the fields above are set */
 };
 
 struct live *live_register(const char *name, int index);
