@@ -16,6 +16,7 @@
 
 #include "engine.h"
 #include "errors.h"
+#include "latency.h"
 
 enum conn_state {
     CONN_READ,      /* waiting for bytes of a new command */
@@ -31,6 +32,14 @@ enum conn_proto { CP_NEGOTIATE, CP_TEXT, CP_BINARY };
 struct thread;
 struct wblock;
 
+/* One reference a connection holds: which item, since when, and the call
+ * site that took it (for the admin socket's locked-item dump). */
+struct hold {
+    item *it;
+    rel_time_t since;
+    const char *site;
+};
+
 struct conn {
     int fd;
     uint64_t id;
@@ -45,7 +54,13 @@ struct conn {
     time_t created;
     rel_time_t last_cmd;        /* atomic */
     uint64_t bytes_in, bytes_out;   /* atomic */
-    const char *cur_cmd;        /* static name of the command being served */
+    const char *cur_cmd;        /* name of the last command served */
+    /* the command being timed (see latency.h) */
+    uint64_t t_start;
+    enum cmd_id cmd;
+    enum cmd_outcome outcome;
+    const char *cmd_key;        /* valid until conn_cmd_end() */
+    uint8_t cmd_nkey;
 
     /* read buffer: valid bytes are rbuf[rpos .. rpos + rbytes) */
     char *rbuf;
@@ -66,10 +81,12 @@ struct conn {
     /* response chain */
     struct iovec *iov;
     int iovcnt, iovcap, iovsent;
-    item **held;
+    struct hold *held;
     int nheld, heldcap;
     struct wblock *wb_head, *wb_tail;
     size_t out_pending;
+
+    const char *close_reason;   /* static text, set when closing starts */
 
     struct conn *next, *prev;   /* the thread's list; thread lock */
 };
@@ -79,7 +96,12 @@ struct conn {
  * only when memory ran out (the site is raised and the conn will close). */
 bool conn_add_text(struct conn *c, const char *s, size_t n);
 bool conn_add_static(struct conn *c, const char *s, size_t n);
-bool conn_add_item(struct conn *c, item *it, const char *p, size_t n);
+bool conn_add_item_at(struct conn *c, item *it, const char *p, size_t n,
+                      const char *site);
+#define MCD_STR2_(x) #x
+#define MCD_STR_(x) MCD_STR2_(x)
+#define conn_add_item(c, it, p, n) \
+    conn_add_item_at((c), (it), (p), (n), __FILE__ ":" MCD_STR_(__LINE__))
 /* Reserve room for up to n bytes of text; commit what was written. */
 char *conn_reserve(struct conn *c, size_t n);
 void conn_commit(struct conn *c, size_t used);
@@ -88,6 +110,15 @@ void conn_error(struct conn *c, enum err_site e);
 void conn_error_ctx(struct conn *c, enum err_site e, struct err_ctx *ctx);
 
 void conn_set_state(struct conn *c, enum conn_state s);
+/* Start closing, remembering why (the first reason given wins). */
+void conn_closing(struct conn *c, const char *why);
+/* Send what is queued, then close for this reason. */
+void conn_close_after_write(struct conn *c, const char *why);
+
+/* Time a command: begin when it is whole in memory, end when its reply is
+ * queued. The key (may be NULL) must stay valid until the end. */
+void conn_cmd_begin(struct conn *c, enum cmd_id id, const char *key, size_t nkey);
+void conn_cmd_end(struct conn *c);
 const char *conn_state_name(enum conn_state s);
 
 /* Owner thread only. */
@@ -95,6 +126,9 @@ struct conn *conn_new(int fd, struct thread *thr, bool is_unix);
 void conn_close(struct conn *c);
 void conn_event(evutil_socket_t fd, short which, void *arg);
 void conn_setup(void);
+/* Memory accounting: one connection's bytes; the pooled block size. */
+size_t conn_memory(const struct conn *c);
+size_t conn_block_size(void);
 /* Frees a stopping thread's pooled response blocks. */
 void conn_thread_teardown(struct thread *t);
 

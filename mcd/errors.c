@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "history.h"
 #include "util.h"
 
 static const struct err_info table[ERR__COUNT] = {
@@ -55,10 +56,12 @@ static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *class_word(enum err_class c)
 {
     switch (c) {
-    case R_ERROR: return "ERROR";
+    case R_ERROR:
+    case R_ERROR_BARE: return "ERROR";
     case R_CLIENT: return "CLIENT_ERROR";
     case R_SERVER: return "SERVER_ERROR";
-    case R_NONE: break;
+    case R_NONE:
+    case R_JSON: break;
     }
     return NULL;
 }
@@ -72,11 +75,16 @@ void err_setup(void)
         const char *sep = table[i].message[0] == ':' ? "" : " ";
         int n = snprintf(NULL, 0, "%s%s%s [E%04d]\r\n", w, sep,
                          table[i].message, table[i].code);
+        if (table[i].cls == R_ERROR_BARE)
+            n = (int)strlen("ERROR\r\n");
         lines[i] = malloc((size_t)n + 1);
         if (!lines[i])
             abort();    /* at start only: nothing to serve yet */
-        snprintf(lines[i], (size_t)n + 1, "%s%s%s [E%04d]\r\n", w, sep,
-                 table[i].message, table[i].code);
+        if (table[i].cls == R_ERROR_BARE)
+            memcpy(lines[i], "ERROR\r\n", (size_t)n + 1);
+        else
+            snprintf(lines[i], (size_t)n + 1, "%s%s%s [E%04d]\r\n", w, sep,
+                     table[i].message, table[i].code);
         line_lens[i] = (size_t)n;
     }
     shared_slot.next = NULL;
@@ -122,6 +130,11 @@ void err_raise_ctx(enum err_site e, const struct err_ctx *ctx)
     s->last = now;
     s->ctx = *ctx;
     pthread_mutex_unlock(&t->lock);
+    struct hist_event ev = {
+        .kind = HK_error, .what = table[e].name, .code = table[e].code,
+        .clsid = ctx->clsid, .conn_id = ctx->conn_id, .size = ctx->size,
+    };
+    history_add(&ev);
 }
 
 void err_read(enum err_site e, struct err_count *out)
@@ -151,6 +164,14 @@ uint64_t err_total(enum err_site e)
     struct err_count c;
     err_read(e, &c);
     return c.count;
+}
+
+uint64_t err_total_unlocked(enum err_site e)
+{
+    uint64_t n = 0;
+    for (struct err_thread *t = threads; t; t = t->next)
+        n += __atomic_load_n(&t->slots[e].count, __ATOMIC_RELAXED);
+    return n;
 }
 
 bool err_lookup(const char *name, enum err_site *out)

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <time.h>
 
-enum err_class { R_NONE, R_ERROR, R_CLIENT, R_SERVER };
+enum err_class { R_NONE, R_ERROR, R_ERROR_BARE, R_CLIENT, R_SERVER, R_JSON };
 
 enum err_site {
 #define E(name, code, cls, bin, msg, advice) name,
@@ -60,6 +60,8 @@ static inline void err_raise(enum err_site e, uint64_t conn_id)
 
 void err_read(enum err_site e, struct err_count *out);
 uint64_t err_total(enum err_site e);
+/* The same without locks, for the crash handler only. */
+uint64_t err_total_unlocked(enum err_site e);
 
 /*
  * Fault injection. Off unless the server was started with

@@ -18,9 +18,12 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "crash.h"
 #include "engine.h"
 #include "errors.h"
+#include "history.h"
 #include "listen.h"
+#include "../introspect/introspect.h"
 #include "prefix.h"
 #include "settings.h"
 #include "stats.h"
@@ -39,7 +42,7 @@ static void on_stop_signal(evutil_socket_t sig, short which, void *arg)
 {
     struct event_base *base = arg;
     (void)which;
-    if (settings.verbose)
+    if (__atomic_load_n(&settings.verbose, __ATOMIC_RELAXED))
         fprintf(stderr, "mcd: signal %d: shutting down\n", (int)sig);
     event_base_loopbreak(base);
 }
@@ -125,9 +128,28 @@ int main(int argc, char **argv)
     if (settings.lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
         fprintf(stderr, "mcd: warning: -k: cannot lock memory: %s\n", strerror(errno));
 
+    static char admin_path[512];
+    if (!settings.admin_socket) {
+        if (settings.socketpath)
+            snprintf(admin_path, sizeof(admin_path), "%s.admin", settings.socketpath);
+        else if (settings.port)
+            snprintf(admin_path, sizeof(admin_path), "/tmp/mcd.%d.admin", settings.port);
+        else
+            snprintf(admin_path, sizeof(admin_path), "/tmp/mcd.pid%ld.admin", (long)getpid());
+        settings.admin_socket = admin_path;
+    }
+    static char crash_path[512];
+    if (!settings.crash_file) {
+        if (settings.socketpath)
+            snprintf(crash_path, sizeof(crash_path), "%s.crash", settings.socketpath);
+        else
+            snprintf(crash_path, sizeof(crash_path), "/tmp/mcd.%d.crash", settings.port);
+        settings.crash_file = crash_path;
+    }
     clock_setup();
     err_thread_register();
     stats_thread_register();
+    history_thread_register("main");
     prefix_enabled = settings.detail_enabled;
 
     engine = engine_find(settings.engine);
@@ -140,14 +162,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "mcd: cannot create the event loop\n");
         return EX_OSERR;
     }
-    if (listen_setup(base) != 0)
-        return EX_OSERR;
-    if (threads_start(settings.num_threads) != 0) {
-        fprintf(stderr, "mcd: cannot start %d worker threads\n", settings.num_threads);
-        return EX_OSERR;
-    }
-    engine->start();
-
+    /* Signals first, so a stop request during start-up is honoured. */
     struct timeval one = { 1, 0 };
     struct event *clock_ev = event_new(base, -1, EV_PERSIST, on_clock, NULL);
     struct event *sigint = evsignal_new(base, SIGINT, on_stop_signal, base);
@@ -160,8 +175,26 @@ int main(int argc, char **argv)
     event_add(sigusr1, NULL);
     event_add(sighup, NULL);
 
+    /* Workers and the admin socket come up before the data port opens, so
+     * a server that accepts clients can already be looked into. */
+    if (threads_start(settings.num_threads) != 0) {
+        fprintf(stderr, "mcd: cannot start %d worker threads\n", settings.num_threads);
+        return EX_OSERR;
+    }
+    engine->start();
+    crash_setup(settings.crash_file);
+    if (admin_start() != 0 || metrics_http_start() != 0 || listen_setup(base) != 0) {
+        metrics_http_stop();
+        admin_stop();
+        threads_stop();
+        engine->stop();
+        return EX_OSERR;
+    }
+
     event_base_dispatch(base);
 
+    metrics_http_stop();
+    admin_stop();
     listen_teardown();
     threads_stop();
     engine->stop();

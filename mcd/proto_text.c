@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "history.h"
 #include "prefix.h"
 #include "settings.h"
 #include "stats.h"
@@ -142,6 +143,21 @@ static void process_get(struct conn *c, const char *line, size_t len,
         }
         exptime = clock_realtime(ex);
     }
+    /* Check every key first: a bad key fails the whole command, and no
+     * VALUE goes out before its error (as memcached). */
+    for (size_t j = i;;) {
+        while (j < len && line[j] == ' ')
+            j++;
+        if (j == len)
+            break;
+        size_t s = j;
+        while (j < len && line[j] != ' ')
+            j++;
+        tok.p = line + s;
+        tok.len = j - s;
+        if (!text_key_ok(c, &tok))
+            return;
+    }
     for (;;) {
         while (i < len && line[i] == ' ')
             i++;
@@ -153,8 +169,6 @@ static void process_get(struct conn *c, const char *line, size_t len,
         tok.p = line + s;
         tok.len = i - s;
         any = true;
-        if (!text_key_ok(c, &tok))
-            return;
         item *it = touch ? engine->touch(tok.p, tok.len, exptime)
                          : engine->get(tok.p, tok.len);
         STAT_INCR(cmd_get);
@@ -203,7 +217,6 @@ static void process_update(struct conn *c, struct token *t, size_t nt,
         conn_error(c, ERR_BAD_LENGTH);
         return;
     }
-    STAT_INCR(cmd_set);
     if (key_refused(&t[1], &e))
         goto refuse;
     e = ERR_BAD_FLAGS;
@@ -215,13 +228,12 @@ static void process_update(struct conn *c, struct token *t, size_t nt,
     e = ERR_BAD_CAS_UNIQUE;
     if (op == STORE_CAS && !parse_u64(t[5].p, t[5].len, &cas))
         goto refuse;
-    if ((size_t)vlen > settings.item_size_max) {
-        STAT_INCR(store_too_large);
+    item *it = NULL;
+    if ((size_t)vlen > settings.item_size_max)
         e = ERR_TOO_LARGE;
-        goto refuse;
-    }
-    item *it = engine->alloc(t[1].p, t[1].len, flags, clock_realtime(exptime),
-                             (uint32_t)vlen + 2, &e);
+    else
+        it = engine->alloc(t[1].p, t[1].len, flags, clock_realtime(exptime),
+                           (uint32_t)vlen + 2, &e);
     if (!it) {
         if (e == ERR_TOO_LARGE)
             STAT_INCR(store_too_large);
@@ -231,9 +243,20 @@ static void process_update(struct conn *c, struct token *t, size_t nt,
             .clsid = -1, .size = item_total((uint8_t)t[1].len, (uint32_t)vlen + 2)
         };
         conn_error_ctx(c, e, &ctx);
+        struct hist_event ev = { .kind = HK_reject, .what = err_info(e)->name,
+                                 .code = err_info(e)->code, .clsid = -1,
+                                 .conn_id = c->id, .size = (uint64_t)vlen };
+        history_set_key(&ev, t[1].p, t[1].len);
+        snprintf(ev.peer, sizeof(ev.peer), "%s", c->peer);
+        history_add(&ev);
+        /* A set that cannot be stored must not leave the old value to be
+         * read as if it were current (memcached does the same). */
+        if (op == STORE_SET)
+            engine->remove(t[1].p, t[1].len, 0);
         swallow(c, (size_t)vlen + 2);
         return;
     }
+    STAT_INCR(cmd_set);
     it->cas = cas;
     if (__atomic_load_n(&prefix_enabled, __ATOMIC_RELAXED))
         prefix_record(t[1].p, t[1].len, PREFIX_SET, false);
@@ -245,8 +268,9 @@ static void process_update(struct conn *c, struct token *t, size_t nt,
     return;
 
 refuse:
+    /* The line itself is malformed, so its length cannot be trusted either:
+     * like memcached, do not skip the data (it will read as commands). */
     conn_error(c, e);
-    swallow(c, (size_t)vlen + 2);
 }
 
 void proto_text_complete_nread(struct conn *c)
@@ -375,7 +399,7 @@ static void process_touch(struct conn *c, struct token *t, size_t nt)
 
 static void process_delete(struct conn *c, struct token *t, size_t nt)
 {
-    if (nt < 2) {
+    if (nt < 2 || nt > 4) {
         conn_error(c, ERR_BAD_ARG_COUNT);
         return;
     }
@@ -422,6 +446,11 @@ static void process_flush(struct conn *c, struct token *t, size_t nt)
     }
     STAT_INCR(cmd_flush);
     engine->flush(delay);
+    /* Who emptied the cache is evidence worth keeping. */
+    struct hist_event ev = { .kind = HK_flush, .what = "flush_all", .clsid = -1,
+                             .conn_id = c->id, .size = (uint64_t)(delay > 0 ? delay : 0) };
+    snprintf(ev.peer, sizeof(ev.peer), "%s", c->peer);
+    history_add(&ev);
     if (!c->noreply)
         REPLY(c, "OK\r\n");
 }
@@ -434,6 +463,12 @@ static void process_verbosity(struct conn *c, struct token *t, size_t nt)
         return;
     }
     c->noreply = is_noreply(&t[nt - 1]);
+    if (c->noreply && nt == 2) {
+        /* "verbosity noreply" has no level; memcached's ERROR for it is
+         * silenced by the noreply, and clients (memcapable) rely on that */
+        conn_error(c, ERR_BAD_ARG_COUNT);
+        return;
+    }
     if (!parse_u32(t[1].p, t[1].len, &level)) {
         conn_error(c, ERR_VERBOSITY_FORMAT);
         return;
@@ -452,16 +487,25 @@ static void process_command(struct conn *c, const char *line, size_t len)
     if (__atomic_load_n(&settings.verbose, __ATOMIC_RELAXED) > 1)
         fprintf(stderr, "<%d %.*s\n", c->fd, (int)len, line);
     if (nt == 0) {
+        conn_cmd_begin(c, CMD_unknown, NULL, 0);
         conn_error(c, ERR_EMPTY_COMMAND);
         return;
     }
     const struct token *cmd = &t[0];
+    {
+        enum cmd_id id = cmd_lookup(cmd->p, cmd->len);
+        /* the first key: after the exptime for gat/gats */
+        size_t k = (id == CMD_gat || id == CMD_gats) ? 2 : 1;
+        if (k < nt && k < MAX_TOKENS)
+            conn_cmd_begin(c, id, t[k].p, t[k].len);
+        else
+            conn_cmd_begin(c, id, NULL, 0);
+    }
     /* Retrieval walks the line itself: it may hold any number of keys. */
     if (TOK_IS(cmd, "get") || TOK_IS(cmd, "gets") || TOK_IS(cmd, "gat") ||
         TOK_IS(cmd, "gats")) {
         bool touch = cmd->p[1] == 'a';
         bool cas = cmd->p[cmd->len - 1] == 's';
-        c->cur_cmd = touch ? "gat" : "get";
         process_get(c, line, len, (size_t)(cmd->p - line) + cmd->len, cas, touch);
         return;
     }
@@ -502,16 +546,14 @@ static void process_command(struct conn *c, const char *line, size_t len)
     else if (TOK_IS(cmd, "verbosity"))
         process_verbosity(c, t, nt);
     else if (TOK_IS(cmd, "quit")) {
-        c->after_write = CONN_CLOSING;
-        conn_set_state(c, CONN_WRITE);
+        conn_close_after_write(c, "quit");
     } else if (TOK_IS(cmd, "shutdown")) {
         if (!settings.shutdown_command) {
             conn_error(c, ERR_SHUTDOWN_DISABLED);
             return;
         }
         kill(getpid(), SIGTERM);
-        c->after_write = CONN_CLOSING;
-        conn_set_state(c, CONN_WRITE);
+        conn_close_after_write(c, "shutdown command");
     } else {
         conn_error(c, ERR_UNKNOWN_COMMAND);
     }
@@ -533,8 +575,7 @@ bool proto_text_try_command(struct conn *c)
             (full && c->rsize >= 1024 * 1024)) {
             conn_error(c, ERR_LINE_TOO_LONG);
             c->rbytes = 0;
-            c->after_write = CONN_CLOSING;
-            conn_set_state(c, CONN_WRITE);
+            conn_close_after_write(c, "line too long");
             return true;
         }
         return false;
@@ -547,5 +588,7 @@ bool proto_text_try_command(struct conn *c)
     c->rbytes -= consumed;
     __atomic_store_n(&c->last_cmd, clock_now(), __ATOMIC_RELAXED);
     process_command(c, start, len);
+    if (c->state != CONN_NREAD)
+        conn_cmd_end(c);    /* a value still to come is timed when whole */
     return true;
 }
