@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "history.h"
 #include "prefix.h"
 #include "settings.h"
 #include "stats.h"
@@ -47,55 +48,57 @@ struct bin_state {
 
 /* --- the opcode table ---------------------------------------------------- */
 
-#define GETTER(nm, kd, ext, q, k) \
-    { .name = nm, .kind = kd, .extlen = ext, .key = KEY_REQUIRED, .quiet = q, .with_key = k }
-#define STORER(nm, o, ext, q) \
-    { .name = nm, .kind = BK_STORE, .extlen = ext, .key = KEY_REQUIRED, .value = true, \
-      .quiet = q, .op = o }
-#define ARITH(nm, in, q) \
-    { .name = nm, .kind = BK_ARITH, .extlen = 20, .key = KEY_REQUIRED, .quiet = q, .incr = in }
-#define SIMPLE(nm, kd, ext, k, q) \
-    { .name = nm, .kind = kd, .extlen = ext, .key = k, .quiet = q }
+#define GETTER(nm, cid, kd, ext, q, k) \
+    { .name = nm, .id = cid, .kind = kd, .extlen = ext, .key = KEY_REQUIRED, \
+      .quiet = q, .with_key = k }
+#define STORER(nm, cid, o, ext, q) \
+    { .name = nm, .id = cid, .kind = BK_STORE, .extlen = ext, .key = KEY_REQUIRED, \
+      .value = true, .quiet = q, .op = o }
+#define ARITH(nm, cid, in, q) \
+    { .name = nm, .id = cid, .kind = BK_ARITH, .extlen = 20, .key = KEY_REQUIRED, \
+      .quiet = q, .incr = in }
+#define SIMPLE(nm, cid, kd, ext, k, q) \
+    { .name = nm, .id = cid, .kind = kd, .extlen = ext, .key = k, .quiet = q }
 
 static const struct bin_cmd commands[256] = {
-    [BIN_GET] = GETTER("get", BK_GET, 0, false, false),
-    [BIN_GETQ] = GETTER("getq", BK_GET, 0, true, false),
-    [BIN_GETK] = GETTER("getk", BK_GET, 0, false, true),
-    [BIN_GETKQ] = GETTER("getkq", BK_GET, 0, true, true),
-    [BIN_GAT] = GETTER("gat", BK_GAT, 4, false, false),
-    [BIN_GATQ] = GETTER("gatq", BK_GAT, 4, true, false),
-    [BIN_GATK] = GETTER("gatk", BK_GAT, 4, false, true),
-    [BIN_GATKQ] = GETTER("gatkq", BK_GAT, 4, true, true),
-    [BIN_TOUCH] = GETTER("touch", BK_TOUCH, 4, false, false),
-    [BIN_SET] = STORER("set", STORE_SET, 8, false),
-    [BIN_SETQ] = STORER("setq", STORE_SET, 8, true),
-    [BIN_ADD] = STORER("add", STORE_ADD, 8, false),
-    [BIN_ADDQ] = STORER("addq", STORE_ADD, 8, true),
-    [BIN_REPLACE] = STORER("replace", STORE_REPLACE, 8, false),
-    [BIN_REPLACEQ] = STORER("replaceq", STORE_REPLACE, 8, true),
-    [BIN_APPEND] = STORER("append", STORE_APPEND, 0, false),
-    [BIN_APPENDQ] = STORER("appendq", STORE_APPEND, 0, true),
-    [BIN_PREPEND] = STORER("prepend", STORE_PREPEND, 0, false),
-    [BIN_PREPENDQ] = STORER("prependq", STORE_PREPEND, 0, true),
-    [BIN_DELETE] = SIMPLE("delete", BK_DELETE, 0, KEY_REQUIRED, false),
-    [BIN_DELETEQ] = SIMPLE("deleteq", BK_DELETE, 0, KEY_REQUIRED, true),
-    [BIN_INCREMENT] = ARITH("incr", true, false),
-    [BIN_INCREMENTQ] = ARITH("incrq", true, true),
-    [BIN_DECREMENT] = ARITH("decr", false, false),
-    [BIN_DECREMENTQ] = ARITH("decrq", false, true),
-    [BIN_QUIT] = SIMPLE("quit", BK_QUIT, 0, KEY_NONE, false),
-    [BIN_QUITQ] = SIMPLE("quitq", BK_QUIT, 0, KEY_NONE, true),
-    [BIN_FLUSH] = SIMPLE("flush", BK_FLUSH, BIN_EXTRAS_0_OR_4, KEY_NONE, false),
-    [BIN_FLUSHQ] = SIMPLE("flushq", BK_FLUSH, BIN_EXTRAS_0_OR_4, KEY_NONE, true),
-    [BIN_NOOP] = SIMPLE("noop", BK_NOOP, 0, KEY_NONE, false),
-    [BIN_VERSION] = SIMPLE("version", BK_VERSION, 0, KEY_NONE, false),
-    [BIN_STAT] = SIMPLE("stat", BK_STAT, 0, KEY_OPTIONAL, false),
-    [BIN_VERBOSITY] = SIMPLE("verbosity", BK_VERBOSITY, 4, KEY_NONE, false),
+    [BIN_GET] = GETTER("get", CMD_bin_get, BK_GET, 0, false, false),
+    [BIN_GETQ] = GETTER("getq", CMD_bin_get, BK_GET, 0, true, false),
+    [BIN_GETK] = GETTER("getk", CMD_bin_get, BK_GET, 0, false, true),
+    [BIN_GETKQ] = GETTER("getkq", CMD_bin_get, BK_GET, 0, true, true),
+    [BIN_GAT] = GETTER("gat", CMD_bin_gat, BK_GAT, 4, false, false),
+    [BIN_GATQ] = GETTER("gatq", CMD_bin_gat, BK_GAT, 4, true, false),
+    [BIN_GATK] = GETTER("gatk", CMD_bin_gat, BK_GAT, 4, false, true),
+    [BIN_GATKQ] = GETTER("gatkq", CMD_bin_gat, BK_GAT, 4, true, true),
+    [BIN_TOUCH] = GETTER("touch", CMD_bin_touch, BK_TOUCH, 4, false, false),
+    [BIN_SET] = STORER("set", CMD_bin_set, STORE_SET, 8, false),
+    [BIN_SETQ] = STORER("setq", CMD_bin_set, STORE_SET, 8, true),
+    [BIN_ADD] = STORER("add", CMD_bin_add, STORE_ADD, 8, false),
+    [BIN_ADDQ] = STORER("addq", CMD_bin_add, STORE_ADD, 8, true),
+    [BIN_REPLACE] = STORER("replace", CMD_bin_replace, STORE_REPLACE, 8, false),
+    [BIN_REPLACEQ] = STORER("replaceq", CMD_bin_replace, STORE_REPLACE, 8, true),
+    [BIN_APPEND] = STORER("append", CMD_bin_append, STORE_APPEND, 0, false),
+    [BIN_APPENDQ] = STORER("appendq", CMD_bin_append, STORE_APPEND, 0, true),
+    [BIN_PREPEND] = STORER("prepend", CMD_bin_prepend, STORE_PREPEND, 0, false),
+    [BIN_PREPENDQ] = STORER("prependq", CMD_bin_prepend, STORE_PREPEND, 0, true),
+    [BIN_DELETE] = SIMPLE("delete", CMD_bin_delete, BK_DELETE, 0, KEY_REQUIRED, false),
+    [BIN_DELETEQ] = SIMPLE("deleteq", CMD_bin_delete, BK_DELETE, 0, KEY_REQUIRED, true),
+    [BIN_INCREMENT] = ARITH("incr", CMD_bin_incr, true, false),
+    [BIN_INCREMENTQ] = ARITH("incrq", CMD_bin_incr, true, true),
+    [BIN_DECREMENT] = ARITH("decr", CMD_bin_decr, false, false),
+    [BIN_DECREMENTQ] = ARITH("decrq", CMD_bin_decr, false, true),
+    [BIN_QUIT] = SIMPLE("quit", CMD_bin_quit, BK_QUIT, 0, KEY_NONE, false),
+    [BIN_QUITQ] = SIMPLE("quitq", CMD_bin_quit, BK_QUIT, 0, KEY_NONE, true),
+    [BIN_FLUSH] = SIMPLE("flush", CMD_bin_flush, BK_FLUSH, BIN_EXTRAS_0_OR_4, KEY_NONE, false),
+    [BIN_FLUSHQ] = SIMPLE("flushq", CMD_bin_flush, BK_FLUSH, BIN_EXTRAS_0_OR_4, KEY_NONE, true),
+    [BIN_NOOP] = SIMPLE("noop", CMD_bin_noop, BK_NOOP, 0, KEY_NONE, false),
+    [BIN_VERSION] = SIMPLE("version", CMD_bin_version, BK_VERSION, 0, KEY_NONE, false),
+    [BIN_STAT] = SIMPLE("stat", CMD_bin_stat, BK_STAT, 0, KEY_OPTIONAL, false),
+    [BIN_VERBOSITY] = SIMPLE("verbosity", CMD_bin_verbosity, BK_VERBOSITY, 4, KEY_NONE, false),
     /* Known so they are refused as unsupported rather than unknown; their
      * shape is not checked since they are never served. */
-    [BIN_SASL_LIST_MECHS] = SIMPLE("sasl_list_mechs", BK_SASL, 0, KEY_OPTIONAL, false),
-    [BIN_SASL_AUTH] = SIMPLE("sasl_auth", BK_SASL, 0, KEY_OPTIONAL, false),
-    [BIN_SASL_STEP] = SIMPLE("sasl_step", BK_SASL, 0, KEY_OPTIONAL, false),
+    [BIN_SASL_LIST_MECHS] = SIMPLE("sasl_list_mechs", CMD_bin_other, BK_SASL, 0, KEY_OPTIONAL, false),
+    [BIN_SASL_AUTH] = SIMPLE("sasl_auth", CMD_bin_other, BK_SASL, 0, KEY_OPTIONAL, false),
+    [BIN_SASL_STEP] = SIMPLE("sasl_step", CMD_bin_other, BK_SASL, 0, KEY_OPTIONAL, false),
 };
 
 const struct bin_cmd *bin_cmd_find(uint8_t opcode)
@@ -276,8 +279,9 @@ static void bin_error_ctx(struct conn *c, enum err_site e, struct err_ctx *ctx)
     size_t n = bin_error_text(e, text, sizeof(text));
     ctx->conn_id = c->id;
     err_raise_ctx(e, ctx);
+    c->outcome = err_info(e)->cls == R_SERVER ? OUT_FAILED : OUT_REJECTED;
     if (__atomic_load_n(&settings.verbose, __ATOMIC_RELAXED) > 0)
-        fprintf(stderr, ">%d binary %s\n", c->fd, text);
+        fprintf(stderr, ">%d binary %s (%s)\n", c->fd, text, err_info(e)->name);
     bin_reply(c, &(struct bin_reply){
         .status = err_info(e)->bin_status, .body = text, .bodylen = (uint32_t)n });
 }
@@ -357,6 +361,34 @@ static void bin_get(struct conn *c, const struct bin_cmd *cmd,
 
 /* --- storage ------------------------------------------------------------- */
 
+/* A value that will not be stored (over -I, or no memory): answer, leave
+ * evidence in the reject history, discard the value. A plain Set must not
+ * leave the old value to be read as if it were current, so it goes too
+ * (as memcached and mcd's text protocol do). */
+static void bin_store_refuse(struct conn *c, const struct bin_state *st,
+                             const char *key, uint16_t nkey, enum err_site e)
+{
+    uint32_t vlen = st->req.bodylen - nkey - st->req.extlen;
+    if (e == ERR_TOO_LARGE)
+        STAT_INCR(store_too_large);
+    else
+        STAT_INCR(store_no_memory);
+    struct err_ctx ctx = { .clsid = -1, .size = item_total((uint8_t)nkey, vlen + 2) };
+    bin_error_ctx(c, e, &ctx);
+
+    struct hist_event ev = { .kind = HK_reject, .what = err_info(e)->name,
+                             .code = err_info(e)->code, .clsid = -1,
+                             .conn_id = c->id, .size = vlen };
+    history_set_key(&ev, key, nkey);
+    snprintf(ev.peer, sizeof(ev.peer), "%s", c->peer);
+    history_add(&ev);
+
+    if (st->cmd->op == STORE_SET && st->req.cas == 0)
+        engine->remove(key, nkey, 0);
+    c->swallow = vlen;
+    conn_set_state(c, CONN_SWALLOW);
+}
+
 /* Set, Add, Replace, Append, Prepend: allocate the item and let conn.c read
  * the value into it. A non-zero CAS turns Set/Add/Replace into a compare
  * and swap (as memcached does); Append/Prepend compare it in the engine. */
@@ -369,7 +401,6 @@ static void bin_store(struct conn *c, struct bin_state *st,
     uint32_t vlen = st->req.bodylen - nkey - st->req.extlen;
     enum err_site e = ERR_NO_MEMORY_NO_EVICT;
 
-    STAT_INCR(cmd_set);
     st->op = cmd->op;
     if (st->req.cas && (cmd->op == STORE_SET || cmd->op == STORE_ADD ||
                         cmd->op == STORE_REPLACE))
@@ -377,16 +408,10 @@ static void bin_store(struct conn *c, struct bin_state *st,
     st->vlen = vlen;
     item *it = engine->alloc(key, nkey, flags, clock_realtime(exptime), vlen + 2, &e);
     if (!it) {
-        if (e == ERR_TOO_LARGE)
-            STAT_INCR(store_too_large);
-        else
-            STAT_INCR(store_no_memory);
-        struct err_ctx ctx = { .clsid = -1, .size = item_total((uint8_t)nkey, vlen + 2) };
-        bin_error_ctx(c, e, &ctx);
-        c->swallow = vlen;
-        conn_set_state(c, CONN_SWALLOW);
+        bin_store_refuse(c, st, key, nkey, e);
         return;
     }
+    STAT_INCR(cmd_set);
     it->cas = st->req.cas;
     if (__atomic_load_n(&prefix_enabled, __ATOMIC_RELAXED))
         prefix_record(key, nkey, PREFIX_SET, false);
@@ -604,8 +629,14 @@ static void bin_flush(struct conn *c, const struct bin_state *st,
         bin_error(c, ERR_FLUSH_DISABLED);
         return;
     }
+    int64_t delay = st->req.extlen == 4 ? (int64_t)get32(ext) : 0;
     STAT_INCR(cmd_flush);
-    engine->flush(st->req.extlen == 4 ? (int64_t)get32(ext) : 0);
+    engine->flush(delay);
+    /* Who emptied the cache is evidence worth keeping. */
+    struct hist_event ev = { .kind = HK_flush, .what = "binary flush", .clsid = -1,
+                             .conn_id = c->id, .size = (uint64_t)delay };
+    snprintf(ev.peer, sizeof(ev.peer), "%s", c->peer);
+    history_add(&ev);
     if (!st->cmd->quiet)
         bin_ok(c, 0);
 }
@@ -615,8 +646,7 @@ static void bin_quit(struct conn *c, const struct bin_state *st)
     if (!st->cmd->quiet)
         bin_ok(c, 0);
     /* Whatever is queued (quiet replies included) leaves before the close. */
-    c->after_write = CONN_CLOSING;
-    conn_set_state(c, CONN_WRITE);
+    conn_close_after_write(c, "quit");
 }
 
 static void bin_verbosity(struct conn *c, const unsigned char *ext)
@@ -664,10 +694,11 @@ static void bin_bad_magic(struct conn *c, struct bin_state *st)
     memset(&st->req, 0, sizeof(st->req));
     if (c->rbytes > 1)
         st->req.opcode = (uint8_t)c->rbuf[c->rpos + 1];
+    conn_cmd_begin(c, CMD_bin_other, NULL, 0);
     bin_error(c, ERR_BIN_BAD_MAGIC);
+    conn_cmd_end(c);
     c->rbytes = 0;
-    c->after_write = CONN_CLOSING;
-    conn_set_state(c, CONN_WRITE);
+    conn_close_after_write(c, "bad binary magic");
 }
 
 static struct bin_state *bin_state_get(struct conn *c)
@@ -681,13 +712,26 @@ static struct bin_state *bin_state_get(struct conn *c)
     return c->proto_state;
 }
 
+/* Refused on the header alone: answer, then discard the body so the next
+ * frame is found where the client put it. */
+static void bin_refuse_header(struct conn *c, struct bin_state *st, enum err_site e)
+{
+    c->rpos += BIN_HEADER_LEN;
+    c->rbytes -= BIN_HEADER_LEN;
+    conn_cmd_begin(c, st->cmd ? st->cmd->id : CMD_bin_other, NULL, 0);
+    bin_error(c, e);
+    conn_cmd_end(c);
+    c->swallow = st->req.bodylen;
+    conn_set_state(c, CONN_SWALLOW);
+}
+
 bool proto_bin_try_command(struct conn *c)
 {
     if (c->rbytes == 0)
         return false;
     struct bin_state *st = bin_state_get(c);
     if (!st) {
-        conn_set_state(c, CONN_CLOSING);
+        conn_closing(c, "out of memory");
         return true;
     }
     const unsigned char *p = (const unsigned char *)c->rbuf + c->rpos;
@@ -701,16 +745,10 @@ bool proto_bin_try_command(struct conn *c)
     bin_header_decode(p, &st->req);
     st->cmd = bin_cmd_find(st->req.opcode);
     enum err_site e = bin_req_check(&st->req, st->cmd, settings.item_size_max);
-    if (e != ERR__COUNT) {
-        /* Refused on the header alone: answer, then discard the body so
-         * the next frame is found where the client put it. */
-        c->rpos += BIN_HEADER_LEN;
-        c->rbytes -= BIN_HEADER_LEN;
-        if (e == ERR_TOO_LARGE)
-            STAT_INCR(store_too_large);
-        bin_error(c, e);
-        c->swallow = st->req.bodylen;
-        conn_set_state(c, CONN_SWALLOW);
+    /* A value over -I is refused once its key is in hand: a Set then drops
+     * the stale value, and the reject history names the key. */
+    if (e != ERR__COUNT && e != ERR_TOO_LARGE) {
+        bin_refuse_header(c, st, e);
         return true;
     }
     size_t fixed = BIN_HEADER_LEN + st->req.extlen + st->req.keylen;
@@ -720,9 +758,17 @@ bool proto_bin_try_command(struct conn *c)
     c->rpos += fixed;
     c->rbytes -= fixed;
     __atomic_store_n(&c->last_cmd, clock_now(), __ATOMIC_RELAXED);
-    c->cur_cmd = st->cmd->name;
-    c->noreply = st->cmd->quiet;
     const unsigned char *ext = p + BIN_HEADER_LEN;
-    bin_dispatch(c, st, ext, (const char *)ext + st->req.extlen);
+    const char *key = (const char *)ext + st->req.extlen;
+    conn_cmd_begin(c, st->cmd->id, st->req.keylen ? key : NULL, st->req.keylen);
+    if (__atomic_load_n(&settings.verbose, __ATOMIC_RELAXED) > 1)
+        fprintf(stderr, "<%d binary %s %.*s\n", c->fd, st->cmd->name,
+                (int)st->req.keylen, key);
+    if (e == ERR_TOO_LARGE)
+        bin_store_refuse(c, st, key, st->req.keylen, e);
+    else
+        bin_dispatch(c, st, ext, key);
+    if (c->state != CONN_NREAD)
+        conn_cmd_end(c);    /* a value still to come is timed when whole */
     return true;
 }

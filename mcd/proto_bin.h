@@ -16,6 +16,7 @@
 
 #include "engine.h"
 #include "errors.h"
+#include "latency.h"
 #include "proto.h"
 
 #define BIN_REQ_MAGIC 0x80
@@ -71,7 +72,8 @@ enum bin_key_rule { KEY_NONE, KEY_REQUIRED, KEY_OPTIONAL };
 
 /* One opcode: the shape its frame must have and how it answers. */
 struct bin_cmd {
-    const char *name;       /* static name, shown as the conn's command */
+    const char *name;       /* opcode name, for readers and tests */
+    enum cmd_id id;         /* what latency and the slow log count it as */
     enum bin_kind kind;
     uint8_t extlen;         /* required extras length, or BIN_EXTRAS_0_OR_4 */
     enum bin_key_rule key;

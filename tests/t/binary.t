@@ -323,11 +323,12 @@ for my $op (qw(sasl_list sasl_auth sasl_step)) {
     is_status(cmd($op, @kv), $UNKNOWN, "$op: unknown command");
 }
 is_status(cmd('noop'), 0, 'in step after sasl');
+is_status(cmd('set', 'huge', store_ext(), 'old'), 0, 'set a value a refused set replaces');
 $r = cmd('set', 'huge', store_ext(), 'x' x (1024 * 1024 + 1));
 is_status($r, $TOOBIG, 'value over -I: too large');
 like($r->{val}, qr/\[E2101\]$/, 'too large code') if $mcd;
 is_status(cmd('noop'), 0, 'in step after too large');
-is_status(cmd('get', 'huge'), $NF, 'too large value not stored');
+is_status(cmd('get', 'huge'), $NF, 'too large set stored nothing and dropped the stale value');
 is_status(cmd('set', 'keep', store_ext(), 'kept'), 0, 'set before the errors');
 $r = cmd('get', 'keep', pack('N', 0));
 is_status($r, $INVAL, 'extras on get: invalid');
