@@ -437,6 +437,36 @@ if ($mcd) {
     is(scalar <$t>, "END\r\n", 'text end');
 }
 
+# --- fault injection: no memory for the binary state ------------------------
+if ($mcd) {
+    my $fp = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0) or die;
+    my $fport = $fp->sockport;
+    close $fp;
+    my $fpid = fork // die;
+    if (!$fpid) {
+        open STDERR, '>', '/dev/null';
+        exec $bin, '-p', $fport, '-U', '0', '-l', '127.0.0.1',
+             '-o', 'fault=ERR_BIN_STATE_MALLOC:1' or exit 127;
+    }
+    my $f;
+    for (1 .. 500) {
+        $f = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$fport") and last;
+        select undef, undef, undef, 0.02;
+    }
+    send_($f, frame('noop'));
+    eof_ok($f, 'binary state allocation failure closes the connection');
+    my $t = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$fport") or die;
+    print $t "stats errors\r\n";
+    my $seen = 0;
+    while (my $line = <$t>) {
+        last if $line eq "END\r\n";
+        $seen = 1 if $line =~ /^STAT E3010:ERR_BIN_STATE_MALLOC [1-9]/;
+    }
+    ok($seen, 'the failure is counted at its site') or diag "no E3010 in stats errors";
+    kill 'TERM', $fpid;
+    waitpid $fpid, 0;
+}
+
 # --- stop -----------------------------------------------------------------
 kill 'TERM', $pid;
 my $done = 0;
