@@ -60,6 +60,29 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(MCD_LIB_OBJS)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS_ALL) -Imcd -o $@ $^ -lcmocka $(LDLIBS_MCD)
 
+# ---------------------------------------------------------------------------
+# mcadmin, the operator's CLI: shares no code with the server, only the
+# admin socket's JSON. Built by `all` and before `make test`, whose .t files
+# find it through MCADMIN_BIN. Sanitizer builds keep theirs in $(BUILD).
+MCADMIN_SRCS := $(wildcard mcadmin/*.c)
+MCADMIN_OBJS := $(MCADMIN_SRCS:%.c=$(BUILD)/%.o)
+MCADMIN := $(if $(filter mcd/mcd,$(BIN)),mcadmin/mcadmin,$(BUILD)/mcadmin)
+export MCADMIN_BIN := $(abspath $(MCADMIN))
+
+all test: $(MCADMIN)
+
+$(MCADMIN): $(MCADMIN_OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $^ -lreadline -ljansson -lm $(LDLIBS)
+
+-include $(MCADMIN_OBJS:.o=.d)
+
+clean: clean-mcadmin
+.PHONY: clean-mcadmin
+clean-mcadmin:
+	rm -f mcadmin/mcadmin
+# ---------------------------------------------------------------------------
+
 deps:
 	@scripts/deps.sh
 

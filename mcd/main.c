@@ -94,9 +94,11 @@ static void raise_limits(void)
             rl.rlim_cur = want;
             if (rl.rlim_max < want)
                 rl.rlim_max = want;
-            if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && settings.verbose)
-                fprintf(stderr, "mcd: warning: cannot raise the descriptor limit for -c %d\n",
-                        settings.maxconns);
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+                fprintf(stderr, "mcd: warning: the descriptor limit cannot be raised to %llu for -c %d\n",
+                        (unsigned long long)want, settings.maxconns);
+                err_raise(ERR_NOFILE_BELOW_MAXCONNS, 0);
+            }
         }
     }
 }
@@ -110,6 +112,7 @@ int main(int argc, char **argv)
         return rc;
 
     signal(SIGPIPE, SIG_IGN);
+    clock_setup();
     raise_limits();
     if (drop_privileges() != 0)
         return EX_OSERR;
@@ -148,7 +151,6 @@ int main(int argc, char **argv)
             snprintf(crash_path, sizeof(crash_path), "/tmp/mcd.%d.crash", settings.port);
         settings.crash_file = crash_path;
     }
-    clock_setup();
     err_thread_register();
     stats_thread_register();
     history_thread_register("main");

@@ -455,6 +455,7 @@ static void meta_set(struct conn *c, struct meta_req *r, const struct token *t,
         STAT_INCR(store_too_large);
         goto refuse;
     }
+    text_note_exptime(r->has_ttl ? r->ttl : 0);
     item *it = engine->alloc(r->key, r->nkey, r->client_flags,
                              r->has_ttl ? clock_realtime(r->ttl) : 0,
                              (uint32_t)vlen + 2, &e);

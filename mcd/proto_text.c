@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "history.h"
 #include "prefix.h"
+#include "proto_crawler.h"
 #include "settings.h"
 #include "stats.h"
 #include "stats_text.h"
@@ -78,6 +79,28 @@ static bool is_noreply(const struct token *t)
     return TOK_IS(t, "noreply");
 }
 
+/* Time sanity: how a client's exptime reads, counted per store. */
+void text_note_exptime(int64_t exptime)
+{
+    if (exptime == 0) {
+        STAT_INCR(ttl_none);
+    } else if (exptime < 0) {
+        STAT_INCR(expired_on_arrival);
+    } else if (exptime > REALTIME_MAXDELTA) {
+        STAT_INCR(ttl_absolute);
+        if (exptime <= clock_abs(clock_now()))
+            STAT_INCR(expired_on_arrival);
+    } else if (exptime < 60) {
+        STAT_INCR(ttl_under_1m);
+    } else if (exptime < 3600) {
+        STAT_INCR(ttl_under_1h);
+    } else if (exptime < 86400) {
+        STAT_INCR(ttl_under_1d);
+    } else {
+        STAT_INCR(ttl_under_30d);
+    }
+}
+
 /* Discard the n bytes of a refused value so the stream stays in step. */
 static void swallow(struct conn *c, size_t n)
 {
@@ -122,6 +145,7 @@ static void process_get(struct conn *c, const char *line, size_t len,
     rel_time_t exptime = 0;
     struct token tok;
     bool any = false;
+    uint64_t nkeys = 0;
 
     if (touch) {
         struct token t[1];
@@ -169,6 +193,7 @@ static void process_get(struct conn *c, const char *line, size_t len,
         tok.p = line + s;
         tok.len = i - s;
         any = true;
+        nkeys++;
         item *it = touch ? engine->touch(tok.p, tok.len, exptime)
                          : engine->get(tok.p, tok.len);
         STAT_INCR(cmd_get);
@@ -193,6 +218,14 @@ static void process_get(struct conn *c, const char *line, size_t len,
         conn_error(c, ERR_BAD_ARG_COUNT);
         return;
     }
+    if (nkeys == 1)
+        STAT_INCR(multiget_1);
+    else if (nkeys <= 10)
+        STAT_INCR(multiget_2_10);
+    else if (nkeys <= 100)
+        STAT_INCR(multiget_11_100);
+    else
+        STAT_INCR(multiget_over_100);
     REPLY(c, "END\r\n");
 }
 
@@ -257,6 +290,7 @@ static void process_update(struct conn *c, struct token *t, size_t nt,
         return;
     }
     STAT_INCR(cmd_set);
+    text_note_exptime(exptime);
     it->cas = cas;
     if (__atomic_load_n(&prefix_enabled, __ATOMIC_RELAXED))
         prefix_record(t[1].p, t[1].len, PREFIX_SET, false);
@@ -543,6 +577,8 @@ static void process_command(struct conn *c, const char *line, size_t len)
         process_touch(c, t, nt);
     else if (TOK_IS(cmd, "stats"))
         text_stats(c, t, nt);
+    else if (TOK_IS(cmd, "lru_crawler"))
+        proto_crawler_command(c, t, nt);
     else if (TOK_IS(cmd, "flush_all"))
         process_flush(c, t, nt);
     else if (TOK_IS(cmd, "version"))

@@ -23,6 +23,8 @@ rel_time_t clock_now(void);
 time_t clock_started(void);
 /* Convert a client exptime (0, relative, absolute, negative) to rel_time_t. */
 rel_time_t clock_realtime(int64_t exptime);
+/* Wall clock minus the server's clock, in seconds. */
+int64_t clock_drift(void);
 /* Turn a rel_time_t back into unix time (0 stays 0). */
 time_t clock_abs(rel_time_t t);
 
