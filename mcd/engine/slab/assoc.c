@@ -184,6 +184,26 @@ static void expand_end(void)
     free(gone);
 }
 
+bool assoc_expand_begin_(void)
+{
+    return hashpower < 32 && !expanding && expand_begin();
+}
+
+bool assoc_expand_step_(void)
+{
+    uint64_t n = BUCKETS(hashpower - 1);
+    uint64_t b = __atomic_load_n(&expand_bucket, __ATOMIC_RELAXED);
+    if (!expanding)
+        return false;
+    if (b < n)
+        expand_step(b);
+    if (b + 1 >= n) {
+        expand_end();
+        return false;
+    }
+    return true;
+}
+
 static void *maintainer(void *arg)
 {
     (void)arg;

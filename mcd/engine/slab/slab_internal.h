@@ -57,6 +57,12 @@ bool item_trylock(uint32_t hv);
 /* Walks one bucket of the table under its lock; returns the next bucket, 0
  * when the walk wrapped. Skipped while the table is expanding. */
 uint64_t assoc_walk_bucket(uint64_t bucket, void (*fn)(item *it, uint32_t hv, void *ctx), void *ctx);
+/* Tests only: grow the table on the calling thread one old bucket per
+ * step, so a test can look items up between steps. The maintainer must not
+ * be running. begin is false if the table cannot grow; step is false once
+ * the expansion has finished. */
+bool assoc_expand_begin_(void);
+bool assoc_expand_step_(void);
 
 /* items.c */
 void items_expire_pass(void);
