@@ -14,7 +14,7 @@ BUILD ?= build
 OPT ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS_ALL = -std=gnu11 $(OPT) $(WARN) -pthread -D_GNU_SOURCE $(SAN) $(CFLAGS)
-LDLIBS_MCD = -levent -levent_pthreads -pthread $(LDLIBS)
+LDLIBS_MCD = -levent -levent_pthreads -ljansson -pthread $(LDLIBS)
 DEPS_OK = $(BUILD)/.deps-ok
 
 ifeq ($(V),1)
@@ -23,7 +23,7 @@ else
 Q = @
 endif
 
-MCD_SRCS := $(wildcard mcd/*.c mcd/engine/*/*.c)
+MCD_SRCS := $(wildcard mcd/*.c mcd/engine/*/*.c introspect/*.c)
 MCD_OBJS := $(MCD_SRCS:%.c=$(BUILD)/%.o)
 MCD_LIB_OBJS := $(filter-out $(BUILD)/mcd/main.o,$(MCD_OBJS))
 
@@ -73,7 +73,8 @@ unit: $(UNIT_BINS)
 SHELL := /bin/bash
 
 test: deps $(BIN) unit $(BUILD)/gen-errors-man
-	MCD_BIN=$(abspath $(BIN)) MCD_UNIT_DIR=$(abspath $(BUILD)/tests) \
+	ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1} TSAN_OPTIONS=$${TSAN_OPTIONS:-halt_on_error=0} \
+	  MCD_BIN=$(abspath $(BIN)) MCD_UNIT_DIR=$(abspath $(BUILD)/tests) \
 	  MCD_GEN_ERRORS_MAN=$(abspath $(BUILD)/gen-errors-man) \
 	  prove -j2 --timer $(PROVE_ARGS) $(UNIT_BINS) tests/lint.t tests/t/*.t tests/fuzz.t
 

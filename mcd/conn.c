@@ -202,11 +202,12 @@ bool conn_add_static(struct conn *c, const char *s, size_t n)
     return add_iov(c, s, n);
 }
 
-bool conn_add_item(struct conn *c, item *it, const char *p, size_t n)
+bool conn_add_item_at(struct conn *c, item *it, const char *p, size_t n,
+                      const char *site)
 {
     if (c->nheld == c->heldcap) {
         int cap = c->heldcap ? c->heldcap * 2 : 32;
-        item **h = realloc(c->held, (size_t)cap * sizeof(*h));
+        struct hold *h = realloc(c->held, (size_t)cap * sizeof(*h));
         if (!h) {
             err_raise(ERR_WBUF_MALLOC, c->id);
             engine->release(it);
@@ -216,7 +217,10 @@ bool conn_add_item(struct conn *c, item *it, const char *p, size_t n)
         c->held = h;
         c->heldcap = cap;
     }
-    c->held[c->nheld++] = it;
+    c->held[c->nheld].it = it;
+    c->held[c->nheld].since = clock_now();
+    c->held[c->nheld].site = site;
+    c->nheld++;
     return add_iov(c, p, n);
 }
 
@@ -226,8 +230,15 @@ void conn_error_ctx(struct conn *c, enum err_site e, struct err_ctx *ctx)
     const char *line = err_line(e, &len);
     ctx->conn_id = c->id;
     err_raise_ctx(e, ctx);
-    if (settings.verbose > 0)
-        fprintf(stderr, ">%d %.*s\n", c->fd, (int)len - 2, line);
+    /* noreply silences the client's own mistakes, as in memcached; the
+     * server's failures (SERVER_ERROR) are always told. */
+    if (c->noreply && err_info(e)->cls != R_SERVER)
+        return;
+    if (__atomic_load_n(&settings.verbose, __ATOMIC_RELAXED) > 0) {
+        const struct err_info *ei = err_info(e);
+        fprintf(stderr, ">%d %.*s (E%04d %s)\n", c->fd, (int)len - 2, line,
+                ei->code, ei->name);
+    }
     conn_add_static(c, line, len);
 }
 
@@ -240,7 +251,7 @@ void conn_error(struct conn *c, enum err_site e)
 static void out_reset(struct conn *c)
 {
     for (int i = 0; i < c->nheld; i++)
-        engine->release(c->held[i]);
+        engine->release(c->held[i].it);
     c->nheld = 0;
     c->iovcnt = c->iovsent = 0;
     c->out_pending = 0;

@@ -31,6 +31,14 @@ enum conn_proto { CP_NEGOTIATE, CP_TEXT, CP_BINARY };
 struct thread;
 struct wblock;
 
+/* One reference a connection holds: which item, since when, and the call
+ * site that took it (for the admin socket's locked-item dump). */
+struct hold {
+    item *it;
+    rel_time_t since;
+    const char *site;
+};
+
 struct conn {
     int fd;
     uint64_t id;
@@ -66,7 +74,7 @@ struct conn {
     /* response chain */
     struct iovec *iov;
     int iovcnt, iovcap, iovsent;
-    item **held;
+    struct hold *held;
     int nheld, heldcap;
     struct wblock *wb_head, *wb_tail;
     size_t out_pending;
@@ -79,7 +87,12 @@ struct conn {
  * only when memory ran out (the site is raised and the conn will close). */
 bool conn_add_text(struct conn *c, const char *s, size_t n);
 bool conn_add_static(struct conn *c, const char *s, size_t n);
-bool conn_add_item(struct conn *c, item *it, const char *p, size_t n);
+bool conn_add_item_at(struct conn *c, item *it, const char *p, size_t n,
+                      const char *site);
+#define MCD_STR2_(x) #x
+#define MCD_STR_(x) MCD_STR2_(x)
+#define conn_add_item(c, it, p, n) \
+    conn_add_item_at((c), (it), (p), (n), __FILE__ ":" MCD_STR_(__LINE__))
 /* Reserve room for up to n bytes of text; commit what was written. */
 char *conn_reserve(struct conn *c, size_t n);
 void conn_commit(struct conn *c, size_t used);

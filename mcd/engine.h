@@ -50,6 +50,85 @@ struct engine_class_info {
     uint32_t tail_age;          /* age of the LRU tail, seconds */
 };
 
+/* A copy of one item's metadata, taken under the item's lock by walk(). */
+struct engine_item_info {
+    const item *addr;           /* identity only: never dereference */
+    char key[250];              /* not NUL-terminated */
+    uint8_t nkey;
+    uint8_t clsid;
+    uint8_t it_flags;
+    uint32_t refcount;
+    uint32_t vlen;              /* value bytes, without "\r\n" */
+    uint32_t flags;
+    rel_time_t exptime;         /* 0 = never */
+    rel_time_t time;            /* last access (bumped at most once a minute) */
+    uint64_t cas;
+    bool dead;                  /* expired or flushed, not yet reclaimed */
+};
+
+/* Called by walk() under the item's lock: copy what is needed, never block.
+ * May take a reference with engine->hold() to read the value afterwards. */
+typedef void (*engine_walk_fn)(const struct engine_item_info *info, item *it, void *ctx);
+
+/*
+ * The meta commands (mg, ms, md, ma, me) need an item's state before a fetch
+ * changes it, and the win/stale marks of stale-while-revalidate, all decided
+ * under the item's lock in one step. Times are rel_time_t like exptime.
+ */
+struct meta_get_opts {
+    bool bump;              /* note the fetch and bump in the LRU (not u, me) */
+    bool claim;             /* may hand out the win token (mg; not me) */
+    bool set_ttl;           /* T: give the item this exptime */
+    rel_time_t ttl;
+    bool vivify;            /* N: on a miss, link an empty item ... */
+    rel_time_t vivify_ttl;  /* ... with this exptime, and win it */
+    bool key_binary;        /* the vivified item's key came in base64 */
+    bool recache;           /* R: win if the item expires before ... */
+    rel_time_t recache_before;
+};
+
+/* What a meta fetch saw, before the fetch itself changed anything. */
+struct meta_item_info {
+    bool fetched;           /* fetched before this call (mg h, me fetch=) */
+    rel_time_t last_access; /* last access before this call (mg l, me la=) */
+    bool created;           /* vivified by this call (N) */
+    bool stale;             /* marked stale (X) */
+    bool token_sent;        /* somebody else already won (Z) */
+    bool won;               /* this caller won the token (W) */
+};
+
+struct meta_store_opts {
+    bool invalidate;        /* I: a STORE_CAS with a CAS older than the
+                             * item's still stores, marked stale */
+    uint64_t new_cas;       /* E: the stored item's CAS (0: the next one) */
+};
+
+struct meta_delete_opts {
+    uint64_t cas;           /* C: only an item with this CAS (0: any) */
+    bool invalidate;        /* I: mark stale and give a new CAS, keep it */
+    bool set_ttl;           /* T (with I): and give it this exptime */
+    rel_time_t ttl;
+    uint64_t new_cas;       /* E: the CAS an invalidated item gets */
+};
+
+struct meta_arith_opts {
+    bool incr;
+    uint64_t delta;
+    uint64_t cas;           /* C: only an item with this CAS (0: any) */
+    uint64_t new_cas;       /* E */
+    bool set_ttl;           /* T: give the item this exptime */
+    rel_time_t ttl;
+    bool vivify;            /* N: on a miss, store initial with vivify_ttl */
+    rel_time_t vivify_ttl;
+    uint64_t initial;       /* J */
+};
+
+struct meta_arith_info {
+    uint64_t cas;           /* the item's CAS after the change */
+    rel_time_t exptime;     /* its exptime after the change */
+    bool created;           /* vivified by this call */
+};
+
 struct engine {
     const char *name;
 
@@ -85,6 +164,36 @@ struct engine {
     bool (*class_info)(int id, struct engine_class_info *out);
     /* Smallest class size able to hold an item of this total size, 0 if none. */
     uint32_t (*class_for)(size_t total);
+    /* Visit the items of one hash bucket under its lock and return the next
+     * cursor, 0 when the walk is complete (start with 0). The cursor stays
+     * valid across hash table growth: every item present for the whole
+     * walk is visited at least once (rarely twice). */
+    uint64_t (*walk)(uint64_t cursor, engine_walk_fn fn, void *ctx);
+    /* Take one more reference; only inside a walk callback. */
+    void (*hold)(item *it);
+    /* Hash table shape: buckets, power, expanding, and a histogram of chain
+     * lengths (hist[i] = buckets with i items, the last slot counts longer). */
+    void (*hash_info)(uint64_t *buckets, unsigned *power, bool *expanding,
+                      uint64_t *hist, int nhist);
+
+    /* The meta commands. An engine may leave these NULL; mcd then answers
+     * meta commands with ERR_META_NO_ENGINE. */
+    /* get with a new reference, filling info; see struct meta_get_opts */
+    item *(*meta_get)(const char *key, size_t nkey, const struct meta_get_opts *o,
+                      struct meta_item_info *info, enum err_site *err);
+    /* store, as store(), with ms's I and E */
+    enum store_result (*meta_store)(item *it, enum store_op op,
+                                    const struct meta_store_opts *o,
+                                    uint64_t *cas, enum err_site *err);
+    /* delete or invalidate: STORE_STORED, STORE_NOT_FOUND or STORE_EXISTS */
+    enum store_result (*meta_delete)(const char *key, size_t nkey,
+                                     const struct meta_delete_opts *o,
+                                     enum err_site *err);
+    /* incr/decr with ma's options; buf (>= 21 bytes) gets the value */
+    enum delta_result (*meta_arith)(const char *key, size_t nkey,
+                                    const struct meta_arith_opts *o, char *buf,
+                                    struct meta_arith_info *info,
+                                    enum err_site *err);
 };
 
 extern const struct engine *engine;

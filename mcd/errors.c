@@ -55,10 +55,12 @@ static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *class_word(enum err_class c)
 {
     switch (c) {
-    case R_ERROR: return "ERROR";
+    case R_ERROR:
+    case R_ERROR_BARE: return "ERROR";
     case R_CLIENT: return "CLIENT_ERROR";
     case R_SERVER: return "SERVER_ERROR";
-    case R_NONE: break;
+    case R_NONE:
+    case R_JSON: break;
     }
     return NULL;
 }
@@ -72,11 +74,16 @@ void err_setup(void)
         const char *sep = table[i].message[0] == ':' ? "" : " ";
         int n = snprintf(NULL, 0, "%s%s%s [E%04d]\r\n", w, sep,
                          table[i].message, table[i].code);
+        if (table[i].cls == R_ERROR_BARE)
+            n = (int)strlen("ERROR\r\n");
         lines[i] = malloc((size_t)n + 1);
         if (!lines[i])
             abort();    /* at start only: nothing to serve yet */
-        snprintf(lines[i], (size_t)n + 1, "%s%s%s [E%04d]\r\n", w, sep,
-                 table[i].message, table[i].code);
+        if (table[i].cls == R_ERROR_BARE)
+            memcpy(lines[i], "ERROR\r\n", (size_t)n + 1);
+        else
+            snprintf(lines[i], (size_t)n + 1, "%s%s%s [E%04d]\r\n", w, sep,
+                     table[i].message, table[i].code);
         line_lens[i] = (size_t)n;
     }
     shared_slot.next = NULL;

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <time.h>
 
-enum err_class { R_NONE, R_ERROR, R_CLIENT, R_SERVER };
+enum err_class { R_NONE, R_ERROR, R_ERROR_BARE, R_CLIENT, R_SERVER, R_JSON };
 
 enum err_site {
 #define E(name, code, cls, bin, msg, advice) name,

@@ -15,6 +15,10 @@
 #define ITEM_FETCHED 0x02   /* read at least once since stored */
 #define ITEM_SLABBED 0x04   /* on a slab free list */
 #define ITEM_ACTIVE  0x08   /* fetched again after being bumped */
+/* The meta protocol's state (mg/md/ms flags W, X, Z and b): */
+#define ITEM_STALE      0x10    /* invalidated (md I, ms I): served with X */
+#define ITEM_TOKEN_SENT 0x20    /* a client won the right to recache it (W) */
+#define ITEM_KEY_BINARY 0x40    /* stored with a base64 key: k answers in base64 */
 
 typedef struct item {
     struct item *next;      /* LRU next (toward tail) / free list; LRU lock */

@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "errors.h"
 #include "listen.h"
+#include "../introspect/introspect.h"
 #include "prefix.h"
 #include "settings.h"
 #include "stats.h"
@@ -125,6 +126,16 @@ int main(int argc, char **argv)
     if (settings.lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
         fprintf(stderr, "mcd: warning: -k: cannot lock memory: %s\n", strerror(errno));
 
+    static char admin_path[512];
+    if (!settings.admin_socket) {
+        if (settings.socketpath)
+            snprintf(admin_path, sizeof(admin_path), "%s.admin", settings.socketpath);
+        else if (settings.port)
+            snprintf(admin_path, sizeof(admin_path), "/tmp/mcd.%d.admin", settings.port);
+        else
+            snprintf(admin_path, sizeof(admin_path), "/tmp/mcd.pid%ld.admin", (long)getpid());
+        settings.admin_socket = admin_path;
+    }
     clock_setup();
     err_thread_register();
     stats_thread_register();
@@ -140,14 +151,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "mcd: cannot create the event loop\n");
         return EX_OSERR;
     }
-    if (listen_setup(base) != 0)
-        return EX_OSERR;
-    if (threads_start(settings.num_threads) != 0) {
-        fprintf(stderr, "mcd: cannot start %d worker threads\n", settings.num_threads);
-        return EX_OSERR;
-    }
-    engine->start();
-
+    /* Signals first, so a stop request during start-up is honoured. */
     struct timeval one = { 1, 0 };
     struct event *clock_ev = event_new(base, -1, EV_PERSIST, on_clock, NULL);
     struct event *sigint = evsignal_new(base, SIGINT, on_stop_signal, base);
@@ -160,8 +164,19 @@ int main(int argc, char **argv)
     event_add(sigusr1, NULL);
     event_add(sighup, NULL);
 
+    if (listen_setup(base) != 0)
+        return EX_OSERR;
+    if (threads_start(settings.num_threads) != 0) {
+        fprintf(stderr, "mcd: cannot start %d worker threads\n", settings.num_threads);
+        return EX_OSERR;
+    }
+    engine->start();
+    if (admin_start() != 0)
+        return EX_OSERR;
+
     event_base_dispatch(base);
 
+    admin_stop();
     listen_teardown();
     threads_stop();
     engine->stop();

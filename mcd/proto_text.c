@@ -142,6 +142,21 @@ static void process_get(struct conn *c, const char *line, size_t len,
         }
         exptime = clock_realtime(ex);
     }
+    /* Check every key first: a bad key fails the whole command, and no
+     * VALUE goes out before its error (as memcached). */
+    for (size_t j = i;;) {
+        while (j < len && line[j] == ' ')
+            j++;
+        if (j == len)
+            break;
+        size_t s = j;
+        while (j < len && line[j] != ' ')
+            j++;
+        tok.p = line + s;
+        tok.len = j - s;
+        if (!text_key_ok(c, &tok))
+            return;
+    }
     for (;;) {
         while (i < len && line[i] == ' ')
             i++;
@@ -153,8 +168,6 @@ static void process_get(struct conn *c, const char *line, size_t len,
         tok.p = line + s;
         tok.len = i - s;
         any = true;
-        if (!text_key_ok(c, &tok))
-            return;
         item *it = touch ? engine->touch(tok.p, tok.len, exptime)
                          : engine->get(tok.p, tok.len);
         STAT_INCR(cmd_get);
@@ -203,7 +216,6 @@ static void process_update(struct conn *c, struct token *t, size_t nt,
         conn_error(c, ERR_BAD_LENGTH);
         return;
     }
-    STAT_INCR(cmd_set);
     if (key_refused(&t[1], &e))
         goto refuse;
     e = ERR_BAD_FLAGS;
@@ -215,13 +227,12 @@ static void process_update(struct conn *c, struct token *t, size_t nt,
     e = ERR_BAD_CAS_UNIQUE;
     if (op == STORE_CAS && !parse_u64(t[5].p, t[5].len, &cas))
         goto refuse;
-    if ((size_t)vlen > settings.item_size_max) {
-        STAT_INCR(store_too_large);
+    item *it = NULL;
+    if ((size_t)vlen > settings.item_size_max)
         e = ERR_TOO_LARGE;
-        goto refuse;
-    }
-    item *it = engine->alloc(t[1].p, t[1].len, flags, clock_realtime(exptime),
-                             (uint32_t)vlen + 2, &e);
+    else
+        it = engine->alloc(t[1].p, t[1].len, flags, clock_realtime(exptime),
+                           (uint32_t)vlen + 2, &e);
     if (!it) {
         if (e == ERR_TOO_LARGE)
             STAT_INCR(store_too_large);
@@ -231,9 +242,14 @@ static void process_update(struct conn *c, struct token *t, size_t nt,
             .clsid = -1, .size = item_total((uint8_t)t[1].len, (uint32_t)vlen + 2)
         };
         conn_error_ctx(c, e, &ctx);
+        /* A set that cannot be stored must not leave the old value to be
+         * read as if it were current (memcached does the same). */
+        if (op == STORE_SET)
+            engine->remove(t[1].p, t[1].len, 0);
         swallow(c, (size_t)vlen + 2);
         return;
     }
+    STAT_INCR(cmd_set);
     it->cas = cas;
     if (__atomic_load_n(&prefix_enabled, __ATOMIC_RELAXED))
         prefix_record(t[1].p, t[1].len, PREFIX_SET, false);
@@ -245,8 +261,9 @@ static void process_update(struct conn *c, struct token *t, size_t nt,
     return;
 
 refuse:
+    /* The line itself is malformed, so its length cannot be trusted either:
+     * like memcached, do not skip the data (it will read as commands). */
     conn_error(c, e);
-    swallow(c, (size_t)vlen + 2);
 }
 
 void proto_text_complete_nread(struct conn *c)
@@ -375,7 +392,7 @@ static void process_touch(struct conn *c, struct token *t, size_t nt)
 
 static void process_delete(struct conn *c, struct token *t, size_t nt)
 {
-    if (nt < 2) {
+    if (nt < 2 || nt > 4) {
         conn_error(c, ERR_BAD_ARG_COUNT);
         return;
     }
@@ -434,6 +451,12 @@ static void process_verbosity(struct conn *c, struct token *t, size_t nt)
         return;
     }
     c->noreply = is_noreply(&t[nt - 1]);
+    if (c->noreply && nt == 2) {
+        /* "verbosity noreply" has no level; memcached's ERROR for it is
+         * silenced by the noreply, and clients (memcapable) rely on that */
+        conn_error(c, ERR_BAD_ARG_COUNT);
+        return;
+    }
     if (!parse_u32(t[1].p, t[1].len, &level)) {
         conn_error(c, ERR_VERBOSITY_FORMAT);
         return;

@@ -90,8 +90,10 @@ void settings_usage(void)
 "   - hashpower=N          initial hash table size 2^N (12..32)\n"
 "   - no_hashexpand        do not grow the hash table\n"
 "   - maxconns_fast, no_maxconns_fast\n"
-"   - admin_socket=PATH    the admin socket (default: /tmp/mcd.<port>.admin,\n"
-"                          'off' to disable)\n"
+"   - admin_socket=PATH    the admin socket, mode 0600 (default:\n"
+"                          /tmp/mcd.<port>.admin, or <unix socket>.admin\n"
+"                          with -s; 'off' to disable)\n"
+"   - admin_port=PORT      also serve the admin socket on 127.0.0.1:PORT\n"
 "   - engine=NAME          storage engine (default: slab)\n"
 "   - fault=SITE:N[:PCT]   test builds: fail error site SITE every Nth time\n"
 "                          (or PCT percent of the time when N is 0)\n"
@@ -184,6 +186,9 @@ static int parse_extended(struct settings *s, char *list)
             if (!val || !*val)
                 USAGE_FAIL("-o admin_socket needs a path (or 'off')");
             s->admin_socket = val;
+        } else if (strcmp(opt, "admin_port") == 0) {
+            if (!val || !parse_int(val, 1, 65535, &s->admin_port))
+                USAGE_FAIL("-o admin_port needs a port number (it listens on 127.0.0.1 only)");
         } else if (strcmp(opt, "engine") == 0) {
             if (!val || strcmp(val, "slab") != 0)
                 USAGE_FAIL("-o engine: unknown engine '%s' (built in: slab)",

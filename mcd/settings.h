@@ -52,7 +52,8 @@ struct settings {
     int hashpower_init;         /* 0 = default */
     bool hash_expand;           /* !no_hashexpand */
     bool maxconns_fast;
-    const char *admin_socket;   /* mcd: admin socket path, "" = off */
+    const char *admin_socket;   /* mcd: admin socket path, "off" = none */
+    int admin_port;             /* mcd: loopback TCP admin port, 0 = none */
     const char *engine;         /* mcd: storage engine name */
 };
 

@@ -51,9 +51,72 @@ static void close_idle(struct thread *t)
 
 static void thread_tick(evutil_socket_t fd, short which, void *arg)
 {
+    struct thread *t = arg;
     (void)fd;
     (void)which;
-    close_idle(arg);
+    __atomic_store_n(&t->heartbeat, clock_now(), __ATOMIC_RELAXED);
+    close_idle(t);
+}
+
+/* On the worker: run a pending cross-thread call, if any. */
+static void run_call(struct thread *t)
+{
+    pthread_mutex_lock(&t->lock);
+    void (*fn)(struct thread *, void *) = t->call_fn;
+    void *arg = t->call_arg;
+    t->call_fn = NULL;
+    pthread_mutex_unlock(&t->lock);
+    if (!fn)
+        return;
+    fn(t, arg);
+    pthread_mutex_lock(&t->lock);
+    t->call_done = true;
+    pthread_cond_broadcast(&t->call_cond);
+    pthread_mutex_unlock(&t->lock);
+}
+
+bool thread_call(struct thread *t, void (*fn)(struct thread *, void *),
+                 void *arg, int timeout_ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&t->lock);
+    while (t->call_fn) {    /* another caller's call is pending */
+        if (pthread_cond_timedwait(&t->call_cond, &t->lock, &deadline) != 0) {
+            pthread_mutex_unlock(&t->lock);
+            return false;
+        }
+    }
+    t->call_fn = fn;
+    t->call_arg = arg;
+    t->call_done = false;
+    pthread_mutex_unlock(&t->lock);
+    if (write(t->notify_wr, "x", 1) != 1 && errno != EAGAIN)
+        err_raise(ERR_THREAD_HANDOFF, 0);
+    pthread_mutex_lock(&t->lock);
+    bool ok = true;
+    while (!t->call_done) {
+        if (pthread_cond_timedwait(&t->call_cond, &t->lock, &deadline) != 0) {
+            if (t->call_fn == fn && t->call_arg == arg) {
+                /* never started: withdraw it */
+                t->call_fn = NULL;
+                ok = false;
+                break;
+            }
+            /* running: it must finish before arg goes away */
+            while (!t->call_done)
+                pthread_cond_wait(&t->call_cond, &t->lock);
+        }
+    }
+    pthread_cond_broadcast(&t->call_cond);
+    pthread_mutex_unlock(&t->lock);
+    return ok;
 }
 
 static void thread_notify(evutil_socket_t fd, short which, void *arg)
@@ -68,6 +131,7 @@ static void thread_notify(evutil_socket_t fd, short which, void *arg)
             return;
         }
     }
+    run_call(t);
     pthread_mutex_lock(&t->lock);
     struct pending *p = t->queue;
     t->queue = NULL;
@@ -106,6 +170,8 @@ int threads_start(int n)
         int fds[2];
         t->index = i;
         pthread_mutex_init(&t->lock, NULL);
+        pthread_cond_init(&t->call_cond, NULL);
+        t->heartbeat = clock_now();
         if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
             return -1;
         t->notify_rd = fds[0];
@@ -152,6 +218,7 @@ void threads_stop(void)
             p = next;
         }
         pthread_mutex_destroy(&t->lock);
+        pthread_cond_destroy(&t->call_cond);
     }
     free(threads);
     threads = NULL;

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "util.h"
+
 struct conn;
 
 struct thread {
@@ -26,6 +28,12 @@ struct thread {
     uint64_t nconns;
     struct wblock *free_blocks; /* owner thread only */
     int nfree_blocks;
+    /* A call from another thread (thread_call), under lock. */
+    void (*call_fn)(struct thread *t, void *arg);
+    void *call_arg;
+    bool call_done;
+    pthread_cond_t call_cond;
+    rel_time_t heartbeat;       /* atomic: last tick of this thread's loop */
 };
 
 extern struct thread *threads;
@@ -35,6 +43,15 @@ int threads_start(int n);
 void threads_stop(void);
 /* Hand an accepted socket to the next worker; false if that failed. */
 bool thread_dispatch(int fd, bool is_unix);
+/*
+ * Run fn(t, arg) on worker t's own thread, between events, and wait for it.
+ * That is how the admin thread reads connection state without the data
+ * path paying for locks. Returns false if the worker did not start the call
+ * within timeout_ms (it is then cancelled; a call already running is always
+ * waited for, so arg may live on the caller's stack).
+ */
+bool thread_call(struct thread *t, void (*fn)(struct thread *t, void *arg),
+                 void *arg, int timeout_ms);
 /* Run fn for every connection of every thread, under each thread's lock. */
 void threads_each_conn(void (*fn)(struct conn *c, void *ctx), void *ctx);
 

@@ -65,7 +65,13 @@ time_t clock_abs(rel_time_t t)
 bool parse_u64(const char *s, size_t len, uint64_t *out)
 {
     uint64_t v = 0;
-    if (len == 0 || len > 20)
+    if (len == 0)
+        return false;
+    while (len > 1 && *s == '0') {     /* leading zeros do not count */
+        s++;
+        len--;
+    }
+    if (len > 20)
         return false;
     for (size_t i = 0; i < len; i++) {
         unsigned d = (unsigned char)s[i] - '0';

@@ -18,8 +18,10 @@ struct row {
 
 #define R_NONE "none"
 #define R_ERROR "ERROR"
+#define R_ERROR_BARE "ERROR (bare: the line is exactly ERROR, as memcached clients expect)"
 #define R_CLIENT "CLIENT_ERROR"
 #define R_SERVER "SERVER_ERROR"
+#define R_JSON "admin JSON error"
 
 static const struct row rows[] = {
 #define E(name, code, cls, bin, msg, advice) { #name, code, cls, bin, msg, advice },
@@ -79,7 +81,10 @@ int main(int argc, char **argv)
            "Every place where mcd can fail has its own stable code, listed here.\n"
            "A client sees the code at the end of the error line, for example\n"
            ".PP\n.RS\nSERVER_ERROR out of memory storing object [E2104]\n.RE\n.PP\n"
-           "which is still a valid memcached reply. Failures that no client sees\n"
+           "which is still a valid memcached reply. The one exception is the bare\n"
+           "\\fBERROR\\fR reply (unknown command, wrong number of arguments):\n"
+           "memcached clients read it byte for byte, so it carries no code.\n"
+           "It is counted like every other site. Failures that no client sees\n"
            "(class \\fBnone\\fR) are counted all the same. Every site's count, first\n"
            "and last time seen and last context are shown by \\fBstats errors\\fR on\n"
            "the text protocol and by the admin socket.\n"

@@ -311,3 +311,72 @@ uint64_t assoc_walk_bucket(uint64_t bucket, void (*fn)(item *, uint32_t, void *)
     pthread_mutex_unlock(l);
     return nb;
 }
+
+/* --- scanning ------------------------------------------------------------ */
+
+static uint64_t rev64(uint64_t v)
+{
+    v = ((v >> 1) & 0x5555555555555555ULL) | ((v & 0x5555555555555555ULL) << 1);
+    v = ((v >> 2) & 0x3333333333333333ULL) | ((v & 0x3333333333333333ULL) << 2);
+    v = ((v >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((v & 0x0F0F0F0F0F0F0F0FULL) << 4);
+    v = ((v >> 8) & 0x00FF00FF00FF00FFULL) | ((v & 0x00FF00FF00FF00FFULL) << 8);
+    v = ((v >> 16) & 0x0000FFFF0000FFFFULL) | ((v & 0x0000FFFF0000FFFFULL) << 16);
+    return (v >> 32) | (v << 32);
+}
+
+/*
+ * The cursor counts through bucket indexes with its bits reversed (the
+ * scheme Redis's SCAN made known): when the table doubles, the buckets not
+ * yet visited are exactly those whose reversed index is larger, so a scan
+ * that spans a growth still sees every item that was there throughout.
+ * While an expansion is under way, bucket v of the new table may still have
+ * its items in old bucket v & oldmask; both share v's lock, so we visit the
+ * old bucket's items that belong to v.
+ */
+uint64_t assoc_scan(uint64_t cursor, void (*fn)(item *it, void *ctx), void *ctx)
+{
+    pthread_mutex_t *l = &locks[cursor & lock_mask];
+    pthread_mutex_lock(l);
+    uint64_t mask = MASK(hashpower);
+    uint64_t b = cursor & mask;
+    item *it;
+    if (expanding && (b & MASK(hashpower - 1)) >=
+                     __atomic_load_n(&expand_bucket, __ATOMIC_RELAXED)) {
+        for (it = old_table[b & MASK(hashpower - 1)]; it; it = it->h_next) {
+            if ((hash_key(item_key(it), it->nkey) & mask) == b)
+                fn(it, ctx);
+        }
+    }
+    for (it = primary[b]; it; it = it->h_next)
+        fn(it, ctx);
+    pthread_mutex_unlock(l);
+    uint64_t v = cursor | ~mask;
+    v = rev64(v);
+    v++;
+    v = rev64(v);
+    return v;
+}
+
+void assoc_chain_hist(uint64_t *hist, int nhist)
+{
+    memset(hist, 0, (size_t)nhist * sizeof(*hist));
+    uint64_t cursor = 0;
+    do {
+        pthread_mutex_t *l = &locks[cursor & lock_mask];
+        pthread_mutex_lock(l);
+        uint64_t n = 0;
+        if (!expanding && cursor < BUCKETS(hashpower)) {
+            for (item *it = primary[cursor]; it; it = it->h_next)
+                n++;
+        }
+        uint64_t size = BUCKETS(hashpower);
+        bool exp = expanding;
+        pthread_mutex_unlock(l);
+        if (exp)
+            return;     /* the shape is changing: no histogram now */
+        hist[n < (uint64_t)nhist - 1 ? n : (uint64_t)nhist - 1]++;
+        cursor++;
+        if (cursor >= size)
+            break;
+    } while (1);
+}

@@ -57,6 +57,12 @@ bool item_trylock(uint32_t hv);
 /* Walks one bucket of the table under its lock; returns the next bucket, 0
  * when the walk wrapped. Skipped while the table is expanding. */
 uint64_t assoc_walk_bucket(uint64_t bucket, void (*fn)(item *it, uint32_t hv, void *ctx), void *ctx);
+/* One step of a resumable scan (reverse-binary cursor, safe across growth):
+ * calls fn for each item of one bucket under its lock; returns the next
+ * cursor, 0 when done. */
+uint64_t assoc_scan(uint64_t cursor, void (*fn)(item *it, void *ctx), void *ctx);
+/* Chain-length histogram, one bucket lock at a time. */
+void assoc_chain_hist(uint64_t *hist, int nhist);
 /* Tests only: grow the table on the calling thread one old bucket per
  * step, so a test can look items up between steps. The maintainer must not
  * be running. begin is false if the table cannot grow; step is false once

@@ -1,0 +1,45 @@
+/*
+ * introspect.h - the admin socket: a unix socket (mode 0600) served by its
+ * own thread, answering plain request lines with JSON. See mcd-admin(7).
+ */
+#ifndef MCD_INTROSPECT_H
+#define MCD_INTROSPECT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define ADMIN_SCHEMA 1
+
+/* Opens the admin socket (and the loopback TCP admin port if asked for)
+ * and starts its thread. Prints why and returns -1 on failure. */
+int admin_start(void);
+void admin_stop(void);
+
+/* --- dump.c: one JSON document per command ------------------------------ */
+
+/* Arguments of a request, NAME=VALUE pairs. */
+struct admin_args {
+    int n;
+    const char *name[16];
+    const char *value[16];
+};
+
+json_t *dump_stats(void);
+json_t *dump_settings(void);
+json_t *dump_slabs(void);
+json_t *dump_lru(void);
+json_t *dump_errors(void);
+json_t *dump_conns(void);
+json_t *dump_threads(void);
+json_t *dump_hash(void);
+json_t *dump_locked(void);
+json_t *dump_prefixes(void);
+/* A key as JSON: {"key": "..."} or {"key_base64": "..."} when not UTF-8. */
+void dump_put_key(json_t *obj, const char *key, size_t nkey);
+char *dump_base64(const void *data, size_t len);
+
+/* The server's identity, carried by every reply. */
+json_t *admin_identity(void);
+
+#endif /* MCD_INTROSPECT_H */

@@ -1,0 +1,169 @@
+#!/usr/bin/perl
+# stats, stats settings/items/slabs/sizes/conns/reset
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use McdTest;
+
+my @flags = qw(-m 32 -c 100 -t 2 -f 1.5);
+my $server = new_server(@flags);
+my $sock = $server->sock;
+my $own = !$server->is_external;
+
+sub cmd { send_recv($sock, $_[0]) }
+
+my @general = qw(pid uptime time version curr_connections total_connections
+    rejected_connections cmd_get cmd_set get_hits get_misses delete_hits
+    delete_misses incr_hits incr_misses decr_hits decr_misses cas_misses
+    cas_hits cas_badval touch_hits touch_misses bytes curr_items total_items
+    evictions expired_unfetched evicted_unfetched limit_maxbytes threads);
+my @counters = grep { !/^(?:pid|uptime|time|version|limit_maxbytes|threads)$/ } @general;
+
+my $st = mem_stats($sock);
+for my $name (@general) {
+    ok(exists $st->{$name}, "stats has $name");
+}
+for my $name (@counters, qw(pid uptime time limit_maxbytes threads)) {
+    like($st->{$name} // '', qr/^\d+$/, "$name is an unsigned integer");
+}
+is($st->{pid}, $server->pid, "pid is the server's pid") if $own;
+cmp_ok(abs($st->{time} - time()), '<=', 2, "time is the current unix time");
+my ($ver) = cmd("version\r\n") =~ /^VERSION (\S+)\r\n/;
+is($st->{version}, $ver, "version matches the version command");
+if ($own) {
+    is($st->{limit_maxbytes}, 32 * 1024 * 1024, "limit_maxbytes follows -m 32");
+    is($st->{threads}, 2, "threads follows -t 2");
+    is($st->{curr_items}, 0, "fresh server: curr_items 0");
+    is($st->{total_items}, 0, "fresh server: total_items 0");
+    is($st->{bytes}, 0, "fresh server: bytes 0");
+    is($st->{evictions}, 0, "fresh server: no evictions");
+    is($st->{rejected_connections}, 0, "no rejected connections");
+    cmp_ok($st->{curr_connections}, '>=', 1, "curr_connections counts us");
+}
+
+# delta of a set of counters across some commands
+sub delta {
+    my ($req, $nreplies) = @_;
+    my $before = mem_stats($sock);
+    send_bytes($sock, $req);
+    read_line($sock) for 1 .. $nreplies;
+    my $after = mem_stats($sock);
+    my %d;
+    for my $k (@counters) {
+        next unless defined $before->{$k} && defined $after->{$k};
+        my $x = $after->{$k} - $before->{$k};
+        $d{$k} = $x if $x;
+    }
+    return \%d;
+}
+sub delta_is {
+    my ($req, $n, $want, $msg) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $d = delta($req, $n);
+    my %got = map { $_ => $d->{$_} // 0 } keys %$want;
+    is_deeply(\%got, $want, $msg) or diag explain $d;
+    return $d;
+}
+
+my $d = delta_is("set s1 0 0 5\r\nhello\r\n", 1,
+    { cmd_set => 1, curr_items => 1, total_items => 1 }, "set: cmd_set, curr_items, total_items +1");
+cmp_ok($d->{bytes} // 0, '>=', 5, "set: bytes grew by at least the value size");
+{
+    my $before = mem_stats($sock);
+    send_bytes($sock, "get s1 s2 s1\r\n");
+    read_line($sock) for 1 .. 5;
+    my $after = mem_stats($sock);
+    is($after->{cmd_get} - $before->{cmd_get}, 3, "multi-get of 3 keys: cmd_get +3");
+    is($after->{get_hits} - $before->{get_hits}, 2, "get_hits +2");
+    is($after->{get_misses} - $before->{get_misses}, 1, "get_misses +1");
+}
+delta_is("add s1 0 0 1\r\nx\r\n", 1, { cmd_set => 1, curr_items => 0 }, "failed add counts as cmd_set");
+delta_is("set n 0 0 1\r\n5\r\n", 1, { cmd_set => 1, curr_items => 1 }, "set n");
+delta_is("incr n 1\r\nincr zz 1\r\ndecr n 1\r\ndecr zz 1\r\n", 4,
+    { incr_hits => 1, incr_misses => 1, decr_hits => 1, decr_misses => 1 }, "incr/decr hits and misses");
+delta_is("touch s1 0\r\ntouch zz 0\r\n", 2, { touch_hits => 1, touch_misses => 1 }, "touch hits and misses");
+my ($cas) = mem_gets($sock, "s1");
+delta_is("cas s1 0 0 1 " . ($cas + 1) . "\r\nx\r\n", 1, { cas_badval => 1, cas_hits => 0, cmd_set => 1 },
+    "cas with a stale unique: cas_badval");
+delta_is("cas zz 0 0 1 1\r\nx\r\n", 1, { cas_misses => 1, cmd_set => 1 }, "cas on a missing key: cas_misses");
+delta_is("cas s1 0 0 1 $cas\r\nx\r\n", 1, { cas_hits => 1, cmd_set => 1 }, "good cas: cas_hits");
+$d = delta_is("delete n\r\ndelete n\r\n", 2, { delete_hits => 1, delete_misses => 1, curr_items => -1 },
+    "delete hit and miss");
+cmp_ok($d->{bytes} // 0, '<', 0, "delete: bytes shrank");
+delta_is("set gone 0 -1 1\r\nx\r\n", 1, { cmd_set => 1, total_items => 1 }, "set of an already expired item");
+
+# connections
+if ($own) {
+    my $before = mem_stats($sock);
+    my @c = map { $server->new_sock } 1 .. 3;
+    ok(wait_until(sub { mem_stats($sock)->{curr_connections} == $before->{curr_connections} + 3 }, 5),
+        "curr_connections +3 after three connects");
+    my $after = mem_stats($sock);
+    is($after->{total_connections} - $before->{total_connections}, 3, "total_connections +3");
+    close $_ for @c;
+    ok(wait_until(sub { mem_stats($sock)->{curr_connections} == $before->{curr_connections} }, 5),
+        "curr_connections back after they close");
+}
+
+# uptime moves
+{
+    my $u0 = mem_stats($sock)->{uptime};
+    ok(wait_until(sub { mem_stats($sock)->{uptime} > $u0 }, 3), "uptime advances");
+}
+
+# --- stats settings ------------------------------------------------------------
+my $set = mem_stats($sock, "settings");
+ok(exists $set->{$_}, "stats settings has $_")
+    for qw(maxbytes maxconns tcpport evictions growth_factor item_size_max);
+if ($own) {
+    is($set->{maxbytes}, 32 * 1024 * 1024, "settings maxbytes");
+    is($set->{maxconns}, 100, "settings maxconns follows -c");
+    is($set->{tcpport}, $server->port, "settings tcpport");
+    is($set->{evictions}, "on", "settings evictions on");
+    cmp_ok($set->{growth_factor}, '==', 1.5, "settings growth_factor follows -f");
+    is($set->{item_size_max}, 1024 * 1024, "settings item_size_max default 1 MB");
+}
+
+# --- stats items / slabs ---------------------------------------------------------
+cmd("set small 0 0 10\r\n" . ("s" x 10) . "\r\n");
+cmd("set large 0 0 5000\r\n" . ("l" x 5000) . "\r\n");
+my $items = mem_stats($sock, "items");
+my %classes = map { /^items:(\d+):/ ? ($1 => 1) : () } keys %$items;
+cmp_ok(scalar(keys %classes), '>=', 2, "stats items: small and large items in different classes");
+ok(!grep({ !/^items:\d+:\w+$/ } keys %$items), "stats items: every name is items:<class>:<field>");
+my $nitems = 0;
+$nitems += $items->{"items:$_:number"} // 0 for keys %classes;
+is($nitems, mem_stats($sock)->{curr_items}, "stats items: numbers add up to curr_items");
+ok(exists $items->{"items:$_:age"}, "stats items: class $_ has age") for sort keys %classes;
+
+my $slabs = mem_stats($sock, "slabs");
+my %sclasses = map { /^(\d+):/ ? ($1 => 1) : () } keys %$slabs;
+cmp_ok(scalar(keys %sclasses), '>=', 2, "stats slabs: per-class lines");
+for my $c (sort { $a <=> $b } keys %sclasses) {
+    like($slabs->{"$c:chunk_size"} // '', qr/^\d+$/, "stats slabs: class $c has chunk_size");
+    like($slabs->{"$c:used_chunks"} // '', qr/^\d+$/, "stats slabs: class $c has used_chunks");
+}
+like($slabs->{active_slabs} // '', qr/^\d+$/, "stats slabs: active_slabs");
+like($slabs->{total_malloced} // '', qr/^\d+$/, "stats slabs: total_malloced");
+
+# --- stats sizes / conns / unknown ---------------------------------------------------
+my $sizes = eval { mem_stats($sock, "sizes") };
+ok($sizes, "stats sizes answers STAT lines and END") or diag $@;
+my $conns = eval { mem_stats($sock, "conns") };
+ok($conns, "stats conns answers STAT lines and END") or diag $@;
+ok(scalar(grep { /^\d+:addr$/ } keys %{ $conns || {} }) >= 1, "stats conns: has <fd>:addr lines");
+err_like(cmd("stats nosuchthing\r\n"), "ERROR", "stats with an unknown subcommand");
+
+# --- stats reset ---------------------------------------------------------------------
+send_bytes($sock, "get s1\r\n");
+read_value($sock);
+cmp_ok(mem_stats($sock)->{cmd_get}, '>', 0, "cmd_get non-zero before reset");
+is(cmd("stats reset\r\n"), "RESET\r\n", "stats reset");
+$st = mem_stats($sock);
+is($st->{$_}, 0, "after reset: $_ is 0") for qw(cmd_get get_hits get_misses cmd_set delete_hits
+    incr_hits cas_badval touch_hits);
+is($st->{curr_items}, $nitems, "after reset: curr_items kept");
+
+done_testing();
