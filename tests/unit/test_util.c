@@ -31,7 +31,15 @@ static void test_parse_u64(void **state)
     assert_false(parse_u64(S("18446744073709551616"), &v)); /* max + 1 */
     assert_false(parse_u64(S("18446744073709551620"), &v));
     assert_false(parse_u64(S("99999999999999999999"), &v));
-    assert_false(parse_u64(S("000000000000000000001"), &v)); /* 21 digits */
+    /* leading zeros do not count towards the 20 digits */
+    assert_true(parse_u64(S("000000000000000000001"), &v));
+    assert_int_equal(v, 1);
+    assert_true(parse_u64(S("000000018446744073709551615"), &v));
+    assert_true(v == UINT64_MAX);
+    assert_false(parse_u64(S("000000018446744073709551616"), &v));
+    assert_false(parse_u64(S("100000000000000000000"), &v)); /* 21 digits */
+    assert_true(parse_u64(S("00"), &v));
+    assert_int_equal(v, 0);
     assert_false(parse_u64(S("-1"), &v));
     assert_false(parse_u64(S("+1"), &v));
     assert_false(parse_u64(S(" 1"), &v));
