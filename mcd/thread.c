@@ -200,9 +200,13 @@ void threads_stop(void)
         ssize_t w = write(threads[i].notify_wr, "q", 1);
         (void)w;
     }
+    /* Join every worker before freeing any: a worker still running may be
+     * walking all threads' connection lists (stats conns) under their
+     * locks, so thread i's lock must outlive every worker, not only i. */
+    for (int i = 0; i < nthreads; i++)
+        pthread_join(threads[i].tid, NULL);
     for (int i = 0; i < nthreads; i++) {
         struct thread *t = &threads[i];
-        pthread_join(t->tid, NULL);
         event_free(t->notify_ev);
         event_free(t->tick_ev);
         event_base_free(t->base);
