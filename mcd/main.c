@@ -40,7 +40,7 @@ static void on_stop_signal(evutil_socket_t sig, short which, void *arg)
 {
     struct event_base *base = arg;
     (void)which;
-    if (settings.verbose)
+    if (__atomic_load_n(&settings.verbose, __ATOMIC_RELAXED))
         fprintf(stderr, "mcd: signal %d: shutting down\n", (int)sig);
     event_base_loopbreak(base);
 }
