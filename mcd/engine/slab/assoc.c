@@ -225,9 +225,13 @@ static void *maintainer(void *arg)
             }
         }
         maint_wanted = false;
+        uint64_t want = wanted_items;
         pthread_mutex_unlock(&maint_lock);
 
-        if (hashpower < 32 && expand_begin()) {
+        /* A wake-up raised just before the last expansion raised hashpower
+         * is stale: grow only while items still outnumber buckets 3:2,
+         * or the table doubles twice for one crossing. */
+        if (hashpower < 32 && want > BUCKETS(hashpower) * 3 / 2 && expand_begin()) {
             uint64_t n = BUCKETS(hashpower - 1);
             for (uint64_t b = 0; b < n; b++)
                 expand_step(b);
