@@ -130,7 +130,7 @@ FUZZ_OBJS := $(filter-out $(FUZZ_BUILD)/mcd/main.o,$(MCD_SRCS:%.c=$(FUZZ_BUILD)/
 
 fuzz-build: $(FUZZ_BINS)
 
-$(FUZZ_BUILD)/mcd/%.o: mcd/%.c $(FUZZ_BUILD)/.flags
+$(FUZZ_BUILD)/%.o: %.c $(FUZZ_BUILD)/.flags
 	@mkdir -p $(dir $@)
 	@echo "  FUZZCC  $<"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
