@@ -12,7 +12,7 @@
 CC ?= cc
 BUILD ?= build
 OPT ?= -O2 -g
-WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS_ALL = -std=gnu11 $(OPT) $(WARN) -pthread -D_GNU_SOURCE $(SAN) $(CFLAGS)
 LDLIBS_MCD = -levent -levent_pthreads -ljansson -pthread $(LDLIBS)
 DEPS_OK = $(BUILD)/.deps-ok

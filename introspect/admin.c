@@ -78,7 +78,7 @@ static bool send_all(int fd, const char *buf, size_t len)
 /* One JSON document on one line. Steals doc. */
 static bool send_json(int fd, json_t *doc)
 {
-    char *s = json_dumps(doc, JSON_COMPACT);
+    char *s = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(9));
     json_decref(doc);
     if (!s)
         return false;
@@ -286,7 +286,8 @@ struct admin_cmd {
     const char *name;
     const char *args;
     const char *help;
-    json_t *(*build)(void);     /* one-document commands */
+    json_t *(*build)(void);     /* one-document commands without arguments */
+    json_t *(*run)(const struct admin_args *a, const char **why);   /* with */
 };
 
 static const struct admin_cmd commands[] = {
@@ -301,9 +302,14 @@ static const struct admin_cmd commands[] = {
     { "hash", "", "the hash table: size, expansion, chain-length histogram", dump_hash },
     { "locked", "", "items referenced beyond their resting count, with holders and suspected leaks", dump_locked },
     { "prefixes", "", "per-prefix statistics (stats detail)", dump_prefixes },
+    { "latency", "", "per-command service time: count, p50, p90, p99, p99.9, max", dump_latency },
+    { "commands", "", "per-command calls, total time, rejected and failed calls", dump_commands },
+    { "slowlog", "[N | limit=N | reset]", "commands slower than slowlog_usec, newest first", NULL, run_slowlog },
+    { "set", "slowlog_usec=N | slowlog_redact=0|1 | verbosity=N", "change a setting at run time", NULL, run_set },
     { "snapshot", "", "all of the above but items, in one document", dump_snapshot },
     { "items", "[class=N] [prefix=P] [state=live|expired|all] [limit=N] [cursor=C] [values=1]",
       "stream every item (newline-delimited JSON ending with a summary)", NULL },
+    { "metrics", "", "every metric in Prometheus text format, ending with # EOF", NULL },
     { "quit", "", "close this admin connection", NULL },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -323,7 +329,8 @@ static json_t *dump_snapshot(void)
     json_t *sections = json_object();
     for (size_t i = 0; i < NCOMMANDS; i++) {
         const struct admin_cmd *c = &commands[i];
-        if (!c->build || c->build == dump_snapshot || c->build == dump_help)
+        if (!c->build || c->build == dump_snapshot || c->build == dump_help ||
+            c->build == dump_latency || c->build == dump_commands)
             continue;
         json_t *d = c->build();
         json_object_set_new(d, "time", json_integer((json_int_t)clock_abs(clock_now())));
@@ -341,13 +348,15 @@ static char *parse_request(char *line, struct admin_args *a, bool *bad)
     *bad = false;
     for (char *t = strtok_r(NULL, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
         char *eq = strchr(t, '=');
-        if (!eq || eq == t || a->n == 16) {
+        if (eq == t || a->n == 16) {
             *bad = true;
             break;
         }
-        *eq = '\0';
+        /* A bare word is an argument with an empty value ("slowlog reset"). */
+        if (eq)
+            *eq = '\0';
         a->name[a->n] = t;
-        a->value[a->n] = eq + 1;
+        a->value[a->n] = eq ? eq + 1 : "";
         a->n++;
     }
     return cmd;
@@ -369,7 +378,23 @@ static bool handle(int fd, char *line)
             return false;
         if (bad || (c->build && a.n > 0))
             return send_error(fd, cmd, ERR_ADMIN_BAD_ARGUMENT, c->args[0] ? c->args : "takes no arguments");
+        if (c->run) {
+            const char *why = "bad arguments";
+            json_t *d = c->run(&a, &why);
+            return d ? send_data(fd, cmd, d) : send_error(fd, cmd, ERR_ADMIN_BAD_ARGUMENT, why);
+        }
+        if (strcmp(cmd, "metrics") == 0) {
+            size_t len;
+            char *txt = metrics_text(&len);
+            bool ok = txt && send_all(fd, txt, len) && send_all(fd, "# EOF\n", 6);
+            free(txt);
+            return ok;
+        }
         if (!c->build) {
+            for (int k = 0; k < a.n; k++) {
+                if (!a.value[k][0])     /* items takes NAME=VALUE only */
+                    return send_error(fd, cmd, ERR_ADMIN_BAD_ARGUMENT, c->args);
+            }
             cmd_items(fd, &a);
             return true;
         }

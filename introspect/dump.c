@@ -360,9 +360,7 @@ json_t *dump_hash(void)
 /* --- locked items ------------------------------------------------------- */
 
 struct locked_walk {
-    json_t *conns;      /* from walk_conns, with holds */
     json_t *items;      /* result */
-    json_t *by_addr;    /* addr -> array of holders */
     rel_time_t now;
 };
 
@@ -383,15 +381,15 @@ static void locked_item(const struct engine_item_info *info, item *it, void *arg
     json_array_append_new(w->items, o);
 }
 
-json_t *dump_locked(void)
+/* Reads every connection's holds (on its own thread) and indexes them by
+ * item address into by_addr: addr -> [holder...]. */
+static json_t *collect_holds(json_t *by_addr)
 {
-    struct locked_walk w = { NULL, json_array(), json_object(), clock_now() };
     struct conn_walk cw = { json_array(), true };
     for (int i = 0; i < nthreads; i++) {
         if (!thread_call(&threads[i], walk_conns, &cw, CALL_TIMEOUT_MS))
             err_raise(ERR_ADMIN_THREAD_TIMEOUT, 0);
     }
-    /* Index every recorded hold by item address. */
     size_t ci;
     json_t *c;
     json_array_foreach(cw.arr, ci, c) {
@@ -401,10 +399,10 @@ json_t *dump_locked(void)
             char addr[32];
             snprintf(addr, sizeof(addr), "%lld",
                      (long long)json_integer_value(json_object_get(h, "addr")));
-            json_t *list = json_object_get(w.by_addr, addr);
+            json_t *list = json_object_get(by_addr, addr);
             if (!list) {
                 list = json_array();
-                json_object_set_new(w.by_addr, addr, list);
+                json_object_set_new(by_addr, addr, list);
             }
             json_array_append_new(list, json_pack("{s:O, s:O, s:O, s:O, s:O, s:O}",
                 "conn_id", json_object_get(c, "id"),
@@ -415,13 +413,43 @@ json_t *dump_locked(void)
                 "site", json_object_get(h, "site")));
         }
     }
+    return cw.arr;
+}
+
+/* The holds of one address in the holds document, for unlinked items. */
+static json_t *find_hold(json_t *conns, const char *addr)
+{
+    size_t ci, hi;
+    json_t *c, *h;
+    json_array_foreach(conns, ci, c) {
+        json_array_foreach(json_object_get(c, "holds"), hi, h) {
+            char a[32];
+            snprintf(a, sizeof(a), "%lld",
+                     (long long)json_integer_value(json_object_get(h, "addr")));
+            if (strcmp(a, addr) == 0 && !json_is_true(json_object_get(h, "linked")))
+                return h;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Locked items: walk the table for items above resting, and explain each
+ * reference by the holds the connections recorded. Holds are read before
+ * and after the walk and the larger set explains, so a request that was in
+ * flight during the walk is not taken for a leak.
+ */
+json_t *dump_locked(void)
+{
+    struct locked_walk w = { json_array(), clock_now() };
+    json_t *before = json_object(), *after = json_object();
+    json_t *conns_before = collect_holds(before);
     uint64_t cursor = 0;
     do {
         cursor = engine->walk(cursor, locked_item, &w);
     } while (cursor != 0);
+    json_t *conns_after = collect_holds(after);
 
-    /* Explain each locked item by its holds; what no hold explains is a
-     * suspected leak. Held items no longer linked are listed too. */
     uint64_t leaks = 0;
     size_t ii;
     json_t *it;
@@ -429,7 +457,8 @@ json_t *dump_locked(void)
         char addr[32];
         snprintf(addr, sizeof(addr), "%lld",
                  (long long)json_integer_value(json_object_get(it, "addr")));
-        json_t *holders = json_object_get(w.by_addr, addr);
+        json_t *hb = json_object_get(before, addr), *ha = json_object_get(after, addr);
+        json_t *holders = json_array_size(ha) >= json_array_size(hb) ? ha : hb;
         size_t explained = holders ? json_array_size(holders) : 0;
         json_int_t extra = json_integer_value(json_object_get(it, "refcount")) - 1;
         json_int_t unexplained = extra > (json_int_t)explained ? extra - (json_int_t)explained : 0;
@@ -437,34 +466,22 @@ json_t *dump_locked(void)
         json_object_set_new(it, "unexplained", json_integer(unexplained));
         json_object_set_new(it, "suspected_leak", json_boolean(unexplained > 0));
         leaks += unexplained > 0;
-        json_object_del(w.by_addr, addr);
+        json_object_del(before, addr);
+        json_object_del(after, addr);
     }
+    /* Held items no longer in the table (replaced or deleted while being
+     * sent): the holds explain them completely. */
     const char *addr;
     json_t *holders;
-    json_object_foreach(w.by_addr, addr, holders) {
-        /* A held item that is no longer in the table (replaced or deleted
-         * while being sent): the holds explain it completely. */
-        json_t *first = NULL;
-        json_array_foreach(cw.arr, ci, c) {
-            size_t hi;
-            json_t *h;
-            json_array_foreach(json_object_get(c, "holds"), hi, h) {
-                char a[32];
-                snprintf(a, sizeof(a), "%lld",
-                         (long long)json_integer_value(json_object_get(h, "addr")));
-                if (!first && strcmp(a, addr) == 0 &&
-                    !json_is_true(json_object_get(h, "linked")))
-                    first = h;
-            }
-        }
-        if (!first)
-            continue;   /* linked and resting by now: nothing to show */
+    json_object_foreach(after, addr, holders) {
+        json_t *h = find_hold(conns_after, addr);
+        if (!h)
+            continue;   /* linked and at rest again by now */
         json_t *o = json_object();
-        json_t *k = json_object_get(first, "key");
-        json_object_set(o, k ? "key" : "key_base64",
-                        k ? k : json_object_get(first, "key_base64"));
+        json_t *k = json_object_get(h, "key");
+        json_object_set(o, k ? "key" : "key_base64", k ? k : json_object_get(h, "key_base64"));
         json_object_set_new(o, "class", json_integer(0));
-        json_object_set(o, "refcount", json_object_get(first, "refcount"));
+        json_object_set(o, "refcount", json_object_get(h, "refcount"));
         json_object_set_new(o, "resting", json_integer(0));
         json_object_set_new(o, "linked", json_false());
         json_object_set_new(o, "age_secs", json_integer(0));
@@ -474,8 +491,10 @@ json_t *dump_locked(void)
         json_object_set_new(o, "suspected_leak", json_false());
         json_array_append_new(w.items, o);
     }
-    json_decref(w.by_addr);
-    json_decref(cw.arr);
+    json_decref(before);
+    json_decref(after);
+    json_decref(conns_before);
+    json_decref(conns_after);
     return json_pack("{s:o, s:I}", "items", w.items, "suspected_leaks", (json_int_t)leaks);
 }
 

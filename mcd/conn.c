@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "proto.h"
 #include "settings.h"
 #include "stats.h"
@@ -79,6 +80,26 @@ const char *conn_state_name(enum conn_state s)
 void conn_set_state(struct conn *c, enum conn_state s)
 {
     __atomic_store_n(&c->state, s, __ATOMIC_RELAXED);
+}
+
+void conn_cmd_begin(struct conn *c, enum cmd_id id, const char *key, size_t nkey)
+{
+    c->cmd = id;
+    c->outcome = OUT_OK;
+    c->cmd_key = key;
+    c->cmd_nkey = (uint8_t)(nkey > 250 ? 250 : nkey);
+    c->cur_cmd = cmd_name(id);
+    crash_note(c->cur_cmd, key, c->cmd_nkey);
+    c->t_start = now_ns();
+}
+
+void conn_cmd_end(struct conn *c)
+{
+    uint64_t ns = now_ns() - c->t_start;
+    latency_record(c->cmd, ns, c->outcome);
+    if (ns / 1000 >= __atomic_load_n(&slowlog_usec, __ATOMIC_RELAXED))
+        slowlog_add(c->cmd, ns, c->cmd_key, c->cmd_key ? c->cmd_nkey : 0, c->id, c->peer);
+    c->cmd_key = NULL;
 }
 
 /* --- response chain ------------------------------------------------------ */
@@ -230,6 +251,7 @@ void conn_error_ctx(struct conn *c, enum err_site e, struct err_ctx *ctx)
     const char *line = err_line(e, &len);
     ctx->conn_id = c->id;
     err_raise_ctx(e, ctx);
+    c->outcome = err_info(e)->cls == R_SERVER ? OUT_FAILED : OUT_REJECTED;
     /* noreply silences the client's own mistakes, as in memcached; the
      * server's failures (SERVER_ERROR) are always told. */
     if (c->noreply && err_info(e)->cls != R_SERVER)
@@ -454,12 +476,21 @@ static bool try_command(struct conn *c)
     return proto_text_try_command(c);
 }
 
+/* The value is whole: the command's service time starts now. The item is
+ * held across the call so the slow log can still read its key. */
 static void complete_nread(struct conn *c)
 {
+    item *it = c->nr_item;
+    engine->hold(it);
+    c->cmd_key = item_key(it);
+    c->cmd_nkey = it->nkey;
+    c->t_start = now_ns();
     if (c->proto == CP_BINARY && proto_bin_complete_nread)
         proto_bin_complete_nread(c);
     else
         proto_text_complete_nread(c);
+    conn_cmd_end(c);
+    engine->release(it);
 }
 
 /* Move buffered bytes into the value being read; true when it is whole. */

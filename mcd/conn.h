@@ -16,6 +16,7 @@
 
 #include "engine.h"
 #include "errors.h"
+#include "latency.h"
 
 enum conn_state {
     CONN_READ,      /* waiting for bytes of a new command */
@@ -53,7 +54,13 @@ struct conn {
     time_t created;
     rel_time_t last_cmd;        /* atomic */
     uint64_t bytes_in, bytes_out;   /* atomic */
-    const char *cur_cmd;        /* static name of the command being served */
+    const char *cur_cmd;        /* name of the last command served */
+    /* the command being timed (see latency.h) */
+    uint64_t t_start;
+    enum cmd_id cmd;
+    enum cmd_outcome outcome;
+    const char *cmd_key;        /* valid until conn_cmd_end() */
+    uint8_t cmd_nkey;
 
     /* read buffer: valid bytes are rbuf[rpos .. rpos + rbytes) */
     char *rbuf;
@@ -101,6 +108,11 @@ void conn_error(struct conn *c, enum err_site e);
 void conn_error_ctx(struct conn *c, enum err_site e, struct err_ctx *ctx);
 
 void conn_set_state(struct conn *c, enum conn_state s);
+
+/* Time a command: begin when it is whole in memory, end when its reply is
+ * queued. The key (may be NULL) must stay valid until the end. */
+void conn_cmd_begin(struct conn *c, enum cmd_id id, const char *key, size_t nkey);
+void conn_cmd_end(struct conn *c);
 const char *conn_state_name(enum conn_state s);
 
 /* Owner thread only. */

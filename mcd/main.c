@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "crash.h"
 #include "engine.h"
 #include "errors.h"
 #include "listen.h"
@@ -136,6 +137,14 @@ int main(int argc, char **argv)
             snprintf(admin_path, sizeof(admin_path), "/tmp/mcd.pid%ld.admin", (long)getpid());
         settings.admin_socket = admin_path;
     }
+    static char crash_path[512];
+    if (!settings.crash_file) {
+        if (settings.socketpath)
+            snprintf(crash_path, sizeof(crash_path), "%s.crash", settings.socketpath);
+        else
+            snprintf(crash_path, sizeof(crash_path), "/tmp/mcd.%d.crash", settings.port);
+        settings.crash_file = crash_path;
+    }
     clock_setup();
     err_thread_register();
     stats_thread_register();
@@ -164,18 +173,25 @@ int main(int argc, char **argv)
     event_add(sigusr1, NULL);
     event_add(sighup, NULL);
 
-    if (listen_setup(base) != 0)
-        return EX_OSERR;
+    /* Workers and the admin socket come up before the data port opens, so
+     * a server that accepts clients can already be looked into. */
     if (threads_start(settings.num_threads) != 0) {
         fprintf(stderr, "mcd: cannot start %d worker threads\n", settings.num_threads);
         return EX_OSERR;
     }
     engine->start();
-    if (admin_start() != 0)
+    crash_setup(settings.crash_file);
+    if (admin_start() != 0 || metrics_http_start() != 0 || listen_setup(base) != 0) {
+        metrics_http_stop();
+        admin_stop();
+        threads_stop();
+        engine->stop();
         return EX_OSERR;
+    }
 
     event_base_dispatch(base);
 
+    metrics_http_stop();
     admin_stop();
     listen_teardown();
     threads_stop();

@@ -475,16 +475,25 @@ static void process_command(struct conn *c, const char *line, size_t len)
     if (__atomic_load_n(&settings.verbose, __ATOMIC_RELAXED) > 1)
         fprintf(stderr, "<%d %.*s\n", c->fd, (int)len, line);
     if (nt == 0) {
+        conn_cmd_begin(c, CMD_unknown, NULL, 0);
         conn_error(c, ERR_EMPTY_COMMAND);
         return;
     }
     const struct token *cmd = &t[0];
+    {
+        enum cmd_id id = cmd_lookup(cmd->p, cmd->len);
+        /* the first key: after the exptime for gat/gats */
+        size_t k = (id == CMD_gat || id == CMD_gats) ? 2 : 1;
+        if (k < nt && k < MAX_TOKENS)
+            conn_cmd_begin(c, id, t[k].p, t[k].len);
+        else
+            conn_cmd_begin(c, id, NULL, 0);
+    }
     /* Retrieval walks the line itself: it may hold any number of keys. */
     if (TOK_IS(cmd, "get") || TOK_IS(cmd, "gets") || TOK_IS(cmd, "gat") ||
         TOK_IS(cmd, "gats")) {
         bool touch = cmd->p[1] == 'a';
         bool cas = cmd->p[cmd->len - 1] == 's';
-        c->cur_cmd = touch ? "gat" : "get";
         process_get(c, line, len, (size_t)(cmd->p - line) + cmd->len, cas, touch);
         return;
     }
@@ -570,5 +579,7 @@ bool proto_text_try_command(struct conn *c)
     c->rbytes -= consumed;
     __atomic_store_n(&c->last_cmd, clock_now(), __ATOMIC_RELAXED);
     process_command(c, start, len);
+    if (c->state != CONN_NREAD)
+        conn_cmd_end(c);    /* a value still to come is timed when whole */
     return true;
 }

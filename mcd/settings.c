@@ -17,6 +17,7 @@
 #include <sysexits.h>
 
 #include "errors.h"
+#include "latency.h"
 
 struct settings settings;
 
@@ -94,6 +95,11 @@ void settings_usage(void)
 "                          /tmp/mcd.<port>.admin, or <unix socket>.admin\n"
 "                          with -s; 'off' to disable)\n"
 "   - admin_port=PORT      also serve the admin socket on 127.0.0.1:PORT\n"
+"   - metrics_listen=[ADDR:]PORT  serve Prometheus /metrics and /healthz over\n"
+"                          HTTP (address 127.0.0.1 unless given)\n"
+"   - slowlog_usec=N       log commands slower than N microseconds (10000)\n"
+"   - crash_file=PATH      where a crash report is written (default\n"
+"                          /tmp/mcd.<port>.crash)\n"
 "   - engine=NAME          storage engine (default: slab)\n"
 "   - fault=SITE:N[:PCT]   test builds: fail error site SITE every Nth time\n"
 "                          (or PCT percent of the time when N is 0)\n"
@@ -189,6 +195,19 @@ static int parse_extended(struct settings *s, char *list)
         } else if (strcmp(opt, "admin_port") == 0) {
             if (!val || !parse_int(val, 1, 65535, &s->admin_port))
                 USAGE_FAIL("-o admin_port needs a port number (it listens on 127.0.0.1 only)");
+        } else if (strcmp(opt, "metrics_listen") == 0) {
+            if (!val || !*val)
+                USAGE_FAIL("-o metrics_listen needs [ADDR:]PORT (default address 127.0.0.1)");
+            s->metrics_listen = val;
+        } else if (strcmp(opt, "crash_file") == 0) {
+            if (!val || !*val)
+                USAGE_FAIL("-o crash_file needs a path");
+            s->crash_file = val;
+        } else if (strcmp(opt, "slowlog_usec") == 0) {
+            int us;
+            if (!val || !parse_int(val, 0, 1 << 30, &us))
+                USAGE_FAIL("-o slowlog_usec needs a number of microseconds");
+            __atomic_store_n(&slowlog_usec, (uint64_t)us, __ATOMIC_RELAXED);
         } else if (strcmp(opt, "engine") == 0) {
             if (!val || strcmp(val, "slab") != 0)
                 USAGE_FAIL("-o engine: unknown engine '%s' (built in: slab)",

@@ -14,6 +14,7 @@
 
 #include "conn.h"
 #include "engine.h"
+#include "latency.h"
 #include "listen.h"
 #include "prefix.h"
 #include "proto_text.h"
@@ -167,6 +168,9 @@ static void stats_settings(const struct emitter *c)
     stat_str(c, "shutdown_command", settings.shutdown_command ? "yes" : "no");
     stat_str(c, "engine", engine->name);
     stat_str(c, "admin_socket", settings.admin_socket ? settings.admin_socket : "NULL");
+    stat_str(c, "metrics_listen", settings.metrics_listen ? settings.metrics_listen : "NULL");
+    stat_str(c, "crash_file", settings.crash_file ? settings.crash_file : "NULL");
+    stat_u64(c, "slowlog_usec", __atomic_load_n(&slowlog_usec, __ATOMIC_RELAXED));
 }
 
 static void stats_items(const struct emitter *c)

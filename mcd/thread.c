@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "crash.h"
 #include "errors.h"
+#include "latency.h"
 #include "settings.h"
 #include "stats.h"
 
@@ -152,6 +154,8 @@ static void *worker(void *arg)
     struct thread *t = arg;
     err_thread_register();
     stats_thread_register();
+    latency_thread_register();
+    crash_thread_register(t->index);
     event_base_dispatch(t->base);
     /* Shutting down: close what is left. */
     while (t->conns)
@@ -200,9 +204,8 @@ void threads_stop(void)
         ssize_t w = write(threads[i].notify_wr, "q", 1);
         (void)w;
     }
-    /* Join every worker before freeing any: a worker still running may be
-     * walking all threads' connection lists (stats conns) under their
-     * locks, so thread i's lock must outlive every worker, not only i. */
+    /* Join them all before freeing any: a worker may lock another
+     * worker's lock (threads_each_conn) until it has stopped. */
     for (int i = 0; i < nthreads; i++)
         pthread_join(threads[i].tid, NULL);
     for (int i = 0; i < nthreads; i++) {

@@ -284,7 +284,7 @@ static item *slab_alloc(const char *key, size_t nkey, uint32_t flags,
         else
             *err = ERR_NO_MEMORY_TAIL_BUSY;
         if (page_failed && r == EVICT_EMPTY)
-            *err = ERR_SLAB_PAGE_MALLOC;
+            *err = ERR_NO_MEMORY_PAGE_REFUSED;
         return NULL;
     }
     if (!it) {
