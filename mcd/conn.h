@@ -86,6 +86,8 @@ struct conn {
     struct wblock *wb_head, *wb_tail;
     size_t out_pending;
 
+    const char *close_reason;   /* static text, set when closing starts */
+
     struct conn *next, *prev;   /* the thread's list; thread lock */
 };
 
@@ -108,6 +110,10 @@ void conn_error(struct conn *c, enum err_site e);
 void conn_error_ctx(struct conn *c, enum err_site e, struct err_ctx *ctx);
 
 void conn_set_state(struct conn *c, enum conn_state s);
+/* Start closing, remembering why (the first reason given wins). */
+void conn_closing(struct conn *c, const char *why);
+/* Send what is queued, then close for this reason. */
+void conn_close_after_write(struct conn *c, const char *why);
 
 /* Time a command: begin when it is whole in memory, end when its reply is
  * queued. The key (may be NULL) must stay valid until the end. */
@@ -120,6 +126,9 @@ struct conn *conn_new(int fd, struct thread *thr, bool is_unix);
 void conn_close(struct conn *c);
 void conn_event(evutil_socket_t fd, short which, void *arg);
 void conn_setup(void);
+/* Memory accounting: one connection's bytes; the pooled block size. */
+size_t conn_memory(const struct conn *c);
+size_t conn_block_size(void);
 /* Frees a stopping thread's pooled response blocks. */
 void conn_thread_teardown(struct thread *t);
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "history.h"
 #include "util.h"
 
 static const struct err_info table[ERR__COUNT] = {
@@ -129,6 +130,11 @@ void err_raise_ctx(enum err_site e, const struct err_ctx *ctx)
     s->last = now;
     s->ctx = *ctx;
     pthread_mutex_unlock(&t->lock);
+    struct hist_event ev = {
+        .kind = HK_error, .what = table[e].name, .code = table[e].code,
+        .clsid = ctx->clsid, .conn_id = ctx->conn_id, .size = ctx->size,
+    };
+    history_add(&ev);
 }
 
 void err_read(enum err_site e, struct err_count *out)

@@ -192,3 +192,13 @@ uint64_t slowlog_total(void)
     pthread_mutex_unlock(&slow_lock);
     return n;
 }
+
+size_t latency_memory(void)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&reg_lock);
+    for (struct lat_block *b = blocks; b; b = b->next)
+        n += sizeof(*b);
+    pthread_mutex_unlock(&reg_lock);
+    return n + sizeof(ring);
+}

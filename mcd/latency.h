@@ -65,6 +65,9 @@ uint64_t latency_quantile(const struct lat_summary *s, double q);
 /* Upper bound (ns) of a histogram bucket. */
 uint64_t latency_bucket_upper(int bucket);
 
+/* Bytes held by the histograms and the slow log. */
+size_t latency_memory(void);
+
 /* --- the slow log -------------------------------------------------------- */
 
 #define SLOWLOG_LEN 128

@@ -21,6 +21,7 @@
 #include "crash.h"
 #include "engine.h"
 #include "errors.h"
+#include "history.h"
 #include "listen.h"
 #include "../introspect/introspect.h"
 #include "prefix.h"
@@ -148,6 +149,7 @@ int main(int argc, char **argv)
     clock_setup();
     err_thread_register();
     stats_thread_register();
+    history_thread_register("main");
     prefix_enabled = settings.detail_enabled;
 
     engine = engine_find(settings.engine);

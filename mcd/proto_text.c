@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "history.h"
 #include "prefix.h"
 #include "settings.h"
 #include "stats.h"
@@ -242,6 +243,12 @@ static void process_update(struct conn *c, struct token *t, size_t nt,
             .clsid = -1, .size = item_total((uint8_t)t[1].len, (uint32_t)vlen + 2)
         };
         conn_error_ctx(c, e, &ctx);
+        struct hist_event ev = { .kind = HK_reject, .what = err_info(e)->name,
+                                 .code = err_info(e)->code, .clsid = -1,
+                                 .conn_id = c->id, .size = (uint64_t)vlen };
+        history_set_key(&ev, t[1].p, t[1].len);
+        snprintf(ev.peer, sizeof(ev.peer), "%s", c->peer);
+        history_add(&ev);
         /* A set that cannot be stored must not leave the old value to be
          * read as if it were current (memcached does the same). */
         if (op == STORE_SET)
@@ -439,6 +446,11 @@ static void process_flush(struct conn *c, struct token *t, size_t nt)
     }
     STAT_INCR(cmd_flush);
     engine->flush(delay);
+    /* Who emptied the cache is evidence worth keeping. */
+    struct hist_event ev = { .kind = HK_flush, .what = "flush_all", .clsid = -1,
+                             .conn_id = c->id, .size = (uint64_t)(delay > 0 ? delay : 0) };
+    snprintf(ev.peer, sizeof(ev.peer), "%s", c->peer);
+    history_add(&ev);
     if (!c->noreply)
         REPLY(c, "OK\r\n");
 }
@@ -534,16 +546,14 @@ static void process_command(struct conn *c, const char *line, size_t len)
     else if (TOK_IS(cmd, "verbosity"))
         process_verbosity(c, t, nt);
     else if (TOK_IS(cmd, "quit")) {
-        c->after_write = CONN_CLOSING;
-        conn_set_state(c, CONN_WRITE);
+        conn_close_after_write(c, "quit");
     } else if (TOK_IS(cmd, "shutdown")) {
         if (!settings.shutdown_command) {
             conn_error(c, ERR_SHUTDOWN_DISABLED);
             return;
         }
         kill(getpid(), SIGTERM);
-        c->after_write = CONN_CLOSING;
-        conn_set_state(c, CONN_WRITE);
+        conn_close_after_write(c, "shutdown command");
     } else {
         conn_error(c, ERR_UNKNOWN_COMMAND);
     }
@@ -565,8 +575,7 @@ bool proto_text_try_command(struct conn *c)
             (full && c->rsize >= 1024 * 1024)) {
             conn_error(c, ERR_LINE_TOO_LONG);
             c->rbytes = 0;
-            c->after_write = CONN_CLOSING;
-            conn_set_state(c, CONN_WRITE);
+            conn_close_after_write(c, "line too long");
             return true;
         }
         return false;

@@ -6,6 +6,7 @@
  * queue and creates the connections on its own event_base. A byte 'q' asks
  * the worker to close its connections and leave its loop.
  */
+#include "history.h"
 #include "thread.h"
 
 #include <errno.h>
@@ -45,6 +46,7 @@ static void close_idle(struct thread *t)
         if (c->state == CONN_READ && c->rbytes == 0 &&
             now - c->last_cmd > (rel_time_t)settings.idle_timeout) {
             err_raise(ERR_IDLE_TIMEOUT, c->id);
+            c->close_reason = "idle timeout";
             conn_close(c);
         }
         c = next;
@@ -156,10 +158,13 @@ static void *worker(void *arg)
     stats_thread_register();
     latency_thread_register();
     crash_thread_register(t->index);
+    history_thread_register("worker");
     event_base_dispatch(t->base);
     /* Shutting down: close what is left. */
-    while (t->conns)
+    while (t->conns) {
+        t->conns->close_reason = "server stopping";
         conn_close(t->conns);
+    }
     return NULL;
 }
 

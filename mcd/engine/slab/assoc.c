@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../history.h"
 #include "slab_internal.h"
 #include "../../errors.h"
 #include "../../stats.h"
@@ -209,6 +210,7 @@ static void *maintainer(void *arg)
     (void)arg;
     err_thread_register();
     stats_thread_register();
+    history_thread_register("maintainer");
     pthread_mutex_lock(&maint_lock);
     while (maint_running) {
         if (!maint_wanted) {
