@@ -10,6 +10,7 @@
  * hand. Every reply carries the schema version and the server's identity.
  */
 #include "../mcd/history.h"
+#include "../mcd/live.h"
 #include "introspect.h"
 
 #include <errno.h>
@@ -580,6 +581,7 @@ static void *admin_main(void *arg)
     err_thread_register();
     stats_thread_register();
     history_thread_register("admin");
+    struct live *live = live_register("admin", 0);
     for (;;) {
         struct pollfd pf[3 + ADMIN_MAX_CLIENTS];
         int n = 0;
@@ -590,10 +592,11 @@ static void *admin_main(void *arg)
         int first_client = n;
         for (int i = 0; i < ADMIN_MAX_CLIENTS; i++)
             pf[n++] = (struct pollfd){ .fd = clients[i].fd, .events = POLLIN };
+        live_beat(live, "waiting for requests");
         bool watching = false;
         for (int i = 0; i < ADMIN_MAX_CLIENTS; i++)
             watching |= clients[i].fd >= 0 && clients[i].watch >= 0;
-        if (poll(pf, (nfds_t)n, watching ? 100 : -1) < 0) {
+        if (poll(pf, (nfds_t)n, watching ? 100 : 1000) < 0) {
             if (errno == EINTR)
                 continue;
             break;

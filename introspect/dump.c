@@ -15,6 +15,7 @@
 #include "../mcd/conn.h"
 #include "../mcd/engine.h"
 #include "../mcd/errors.h"
+#include "../mcd/live.h"
 #include "../mcd/prefix.h"
 #include "../mcd/settings.h"
 #include "../mcd/stats.h"
@@ -314,22 +315,44 @@ static void count_conns(struct thread *t, void *arg)
     *(uint64_t *)arg = t->nconns;
 }
 
+/* A thread busy on one event this long, or whose loop has not turned for
+ * this long, is reported stuck. */
+#define STUCK_BUSY_SECS 2
+#define STUCK_BEAT_SECS 3
+
 json_t *dump_threads(void)
 {
-    json_t *arr = json_array();
+    struct live slots[LIVE_MAX];
+    int n = live_list(slots, LIVE_MAX);
     rel_time_t now = clock_now();
-    for (int i = 0; i < nthreads; i++) {
-        uint64_t n = 0;
-        bool ok = thread_call(&threads[i], count_conns, &n, CALL_TIMEOUT_MS);
-        if (!ok)
-            err_raise(ERR_ADMIN_THREAD_TIMEOUT, 0);
-        rel_time_t hb = __atomic_load_n(&threads[i].heartbeat, __ATOMIC_RELAXED);
-        json_array_append_new(arr, json_pack("{s:i, s:I, s:I, s:b}",
-            "index", i, "connections", (json_int_t)n,
-            "heartbeat_age_secs", (json_int_t)(now > hb ? now - hb : 0),
-            "responsive", ok));
+    json_t *arr = json_array();
+    int stuck_count = 0;
+    for (int i = 0; i < n; i++) {
+        struct live *l = &slots[i];
+        uint32_t beat_age = now > l->beat ? now - l->beat : 0;
+        uint32_t busy = l->busy_since && now > l->busy_since ? now - l->busy_since : 0;
+        bool stuck = busy >= STUCK_BUSY_SECS || beat_age >= STUCK_BEAT_SECS;
+        json_t *o = json_pack("{s:s, s:i, s:i, s:s, s:I, s:I, s:I, s:s, s:f, s:b}",
+            "name", l->name, "index", l->index, "tid", (int)l->tid,
+            "state", l->state ? l->state : "",
+            "heartbeat_age_secs", (json_int_t)beat_age,
+            "busy_secs", (json_int_t)busy,
+            "conn_id", (json_int_t)(l->busy_since ? l->conn_id : 0),
+            "command", l->busy_since && l->cmd ? l->cmd : "",
+            "cpu_secs", live_cpu_secs(l->tid),
+            "stuck", stuck);
+        if (strcmp(l->name, "worker") == 0 && l->index < nthreads) {
+            uint64_t conns = 0;
+            bool ok = !stuck && thread_call(&threads[l->index], count_conns, &conns, CALL_TIMEOUT_MS);
+            if (!ok && !stuck)
+                err_raise(ERR_ADMIN_THREAD_TIMEOUT, 0);
+            json_object_set_new(o, "connections", json_integer((json_int_t)conns));
+            json_object_set_new(o, "responsive", json_boolean(ok));
+        }
+        stuck_count += stuck;
+        json_array_append_new(arr, o);
     }
-    return json_pack("{s:o}", "threads", arr);
+    return json_pack("{s:o, s:i}", "threads", arr, "stuck", stuck_count);
 }
 
 /* --- the hash table ------------------------------------------------------ */

@@ -18,6 +18,7 @@
 
 #include "crash.h"
 #include "history.h"
+#include "live.h"
 #include "proto.h"
 #include "settings.h"
 #include "stats.h"
@@ -129,6 +130,7 @@ void conn_cmd_begin(struct conn *c, enum cmd_id id, const char *key, size_t nkey
     c->cmd_key = key;
     c->cmd_nkey = (uint8_t)(nkey > 250 ? 250 : nkey);
     c->cur_cmd = cmd_name(id);
+    live_cmd(c->thr->live, c->cur_cmd);
     crash_note(c->cur_cmd, key, c->cmd_nkey);
     c->t_start = now_ns();
 }
@@ -717,7 +719,12 @@ static void conn_drive(struct conn *c)
 void conn_event(evutil_socket_t fd, short which, void *arg)
 {
     struct conn *c = arg;
+    struct live *l = c->thr->live;
     (void)fd;
     (void)which;
-    conn_drive(c);
+    if (l)
+        live_busy(l, c->id);
+    conn_drive(c);      /* may free c */
+    if (l)
+        live_idle(l);
 }

@@ -23,6 +23,7 @@
 #include "errors.h"
 #include "history.h"
 #include "listen.h"
+#include "live.h"
 #include "../introspect/introspect.h"
 #include "prefix.h"
 #include "settings.h"
@@ -36,6 +37,7 @@ static void on_clock(evutil_socket_t fd, short which, void *arg)
     (void)which;
     (void)arg;
     clock_tick();
+    live_beat(live_self(), "accepting");
 }
 
 static void on_stop_signal(evutil_socket_t sig, short which, void *arg)
@@ -150,6 +152,7 @@ int main(int argc, char **argv)
     err_thread_register();
     stats_thread_register();
     history_thread_register("main");
+    live_register("main", 0);
     prefix_enabled = settings.detail_enabled;
 
     engine = engine_find(settings.engine);

@@ -501,6 +501,10 @@ static void process_command(struct conn *c, const char *line, size_t len)
         else
             conn_cmd_begin(c, id, NULL, 0);
     }
+    if (err_inject(ERR_TEST_STALL)) {
+        err_raise(ERR_TEST_STALL, c->id);
+        sleep(3);
+    }
     /* Retrieval walks the line itself: it may hold any number of keys. */
     if (TOK_IS(cmd, "get") || TOK_IS(cmd, "gets") || TOK_IS(cmd, "gat") ||
         TOK_IS(cmd, "gats")) {

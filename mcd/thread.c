@@ -20,6 +20,7 @@
 #include "crash.h"
 #include "errors.h"
 #include "latency.h"
+#include "live.h"
 #include "settings.h"
 #include "stats.h"
 
@@ -59,6 +60,7 @@ static void thread_tick(evutil_socket_t fd, short which, void *arg)
     (void)fd;
     (void)which;
     __atomic_store_n(&t->heartbeat, clock_now(), __ATOMIC_RELAXED);
+    live_beat(t->live, "serving");
     close_idle(t);
 }
 
@@ -158,6 +160,8 @@ static void *worker(void *arg)
     stats_thread_register();
     latency_thread_register();
     crash_thread_register(t->index);
+    t->live = live_register("worker", t->index);
+    live_beat(t->live, "serving");
     history_thread_register("worker");
     event_base_dispatch(t->base);
     /* Shutting down: close what is left. */

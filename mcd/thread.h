@@ -34,6 +34,7 @@ struct thread {
     bool call_done;
     pthread_cond_t call_cond;
     rel_time_t heartbeat;       /* atomic: last tick of this thread's loop */
+    struct live *live;          /* its liveness slot (live.h) */
     /* connection memory, owner thread only (read through thread_call) */
     uint64_t buf_bytes;         /* read buffers and response blocks in use */
     uint64_t buf_hwm;           /* the most buf_bytes has been */

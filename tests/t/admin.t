@@ -81,7 +81,7 @@ wait_until(sub {
     my ($b) = grep { ($_->{key} // '') eq 'big' } @{ $locked->{data}{items} };
     return $b && @{ $b->{holders} } && !$locked->{data}{suspected_leaks};
 }, 10);
-for my $cmd (qw(help stats settings slabs lru errors conns threads hash locked prefixes history)) {
+for my $cmd (qw(help stats settings slabs lru errors conns threads hash locked prefixes history memory)) {
     my $r = admin_request($sockpath, $cmd);
     is($r->{schema}, 1, "$cmd: schema 1");
     is($r->{command}, $cmd, "$cmd: names the command");
@@ -124,7 +124,7 @@ my ($user) = grep { $_->{prefix} eq 'user' } @{ $pref->{prefixes} };
 is($user && $user->{set}, 300, 'prefixes: 300 sets under user:');
 
 my $snap = admin_request($sockpath, 'snapshot')->{data}{sections};
-is_deeply([sort keys %$snap], [sort qw(stats settings slabs lru errors conns threads hash locked prefixes history)],
+is_deeply([sort keys %$snap], [sort qw(stats settings slabs lru errors conns threads hash locked prefixes history memory)],
           'snapshot: every section');
 ok($snap->{slabs}{time} > 0, 'snapshot: sections carry their time');
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../../history.h"
+#include "../../live.h"
 #include "slab_internal.h"
 #include "../../errors.h"
 #include "../../stats.h"
@@ -211,8 +212,10 @@ static void *maintainer(void *arg)
     err_thread_register();
     stats_thread_register();
     history_thread_register("maintainer");
+    struct live *live = live_register("maintainer", 0);
     pthread_mutex_lock(&maint_lock);
     while (maint_running) {
+        live_beat(live, "idle");
         if (!maint_wanted) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -221,6 +224,7 @@ static void *maintainer(void *arg)
             if (!maint_wanted) {
                 /* Idle second: reclaim expired and flushed items. */
                 pthread_mutex_unlock(&maint_lock);
+                live_beat(live, "expiry pass");
                 items_expire_pass();
                 pthread_mutex_lock(&maint_lock);
                 continue;
@@ -233,6 +237,7 @@ static void *maintainer(void *arg)
         /* A wake-up raised just before the last expansion raised hashpower
          * is stale: grow only while items still outnumber buckets 3:2,
          * or the table doubles twice for one crossing. */
+        live_beat(live, "growing the hash table");
         if (hashpower < 32 && want > BUCKETS(hashpower) * 3 / 2 && expand_begin()) {
             uint64_t n = BUCKETS(hashpower - 1);
             for (uint64_t b = 0; b < n; b++)
