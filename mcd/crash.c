@@ -198,7 +198,7 @@ void crash_thread_register(int index)
     }
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     pthread_mutex_lock(&lock);
-    slot = nrings;
+    slot = __atomic_load_n(&nrings, __ATOMIC_RELAXED);
     rings[slot] = g;
     __atomic_store_n(&nrings, slot + 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&lock);

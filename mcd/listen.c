@@ -239,7 +239,7 @@ static int listen_tcp(struct event_base *base, const char *spec)
             return -1;
         }
         opened++;
-        if (settings.verbose)
+        if (__atomic_load_n(&settings.verbose, __ATOMIC_RELAXED))
             fprintf(stderr, "mcd: listening on %s port %s\n", host[0] ? host : "*", port);
     }
     freeaddrinfo(res);

@@ -110,22 +110,26 @@ void settings_usage(void)
 static bool parse_size(const char *arg, size_t unit, size_t *out)
 {
     char *end;
+    unsigned long long mult;
+    /* strtoull would skip blanks and accept a sign (" -5" wraps). */
+    if (!isdigit((unsigned char)arg[0]))
+        return false;
     errno = 0;
     unsigned long long v = strtoull(arg, &end, 10);
-    if (end == arg || errno || arg[0] == '-')
+    if (end == arg || errno)
         return false;
     switch (*end) {
-    case '\0': v *= unit; break;
-    case 'k': case 'K': v *= 1024ULL; end++; break;
-    case 'm': case 'M': v *= 1024ULL * 1024; end++; break;
-    case 'g': case 'G': v *= 1024ULL * 1024 * 1024; end++; break;
+    case '\0': mult = unit; break;
+    case 'k': case 'K': mult = 1024ULL; end++; break;
+    case 'm': case 'M': mult = 1024ULL * 1024; end++; break;
+    case 'g': case 'G': mult = 1024ULL * 1024 * 1024; end++; break;
     default: return false;
     }
     if (*end == 'b' || *end == 'B')
         end++;
-    if (*end != '\0')
+    if (*end != '\0' || v > SIZE_MAX / mult)
         return false;
-    *out = (size_t)v;
+    *out = (size_t)(v * mult);
     return true;
 }
 
@@ -272,7 +276,10 @@ int settings_parse(struct settings *s, int argc, char **argv)
     bool item_size_given = false;
     int c;
 
-    optind = 1;
+    /* 0, not 1: glibc and musl then also forget the position inside an
+     * option cluster ("-hv") where a previous parse returned, which
+     * would otherwise be resumed, pointing into that parse's argv. */
+    optind = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
         switch (c) {
@@ -324,7 +331,8 @@ int settings_parse(struct settings *s, int argc, char **argv)
         case 'f': {
             char *end;
             s->factor = strtod(optarg, &end);
-            if (end == optarg || *end || s->factor <= 1.0 || s->factor > 64.0)
+            /* Written so that NaN fails too. */
+            if (end == optarg || *end || !(s->factor > 1.0 && s->factor <= 64.0))
                 USAGE_FAIL("-f: factor must be greater than 1.0");
             break;
         }

@@ -48,6 +48,11 @@ rel_time_t clock_now(void)
     return __atomic_load_n(&current_time, __ATOMIC_RELAXED);
 }
 
+void clock_set_for_test(rel_time_t t)
+{
+    __atomic_store_n(&current_time, t, __ATOMIC_RELAXED);
+}
+
 time_t clock_started(void)
 {
     return process_started;

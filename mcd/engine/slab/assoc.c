@@ -186,6 +186,26 @@ static void expand_end(void)
     free(gone);
 }
 
+bool assoc_expand_begin_(void)
+{
+    return hashpower < 32 && !expanding && expand_begin();
+}
+
+bool assoc_expand_step_(void)
+{
+    uint64_t n = BUCKETS(hashpower - 1);
+    uint64_t b = __atomic_load_n(&expand_bucket, __ATOMIC_RELAXED);
+    if (!expanding)
+        return false;
+    if (b < n)
+        expand_step(b);
+    if (b + 1 >= n) {
+        expand_end();
+        return false;
+    }
+    return true;
+}
+
 static void *maintainer(void *arg)
 {
     (void)arg;
@@ -211,10 +231,14 @@ static void *maintainer(void *arg)
             }
         }
         maint_wanted = false;
+        uint64_t want = wanted_items;
         pthread_mutex_unlock(&maint_lock);
 
+        /* A wake-up raised just before the last expansion raised hashpower
+         * is stale: grow only while items still outnumber buckets 3:2,
+         * or the table doubles twice for one crossing. */
         live_beat(live, "growing the hash table");
-        if (hashpower < 32 && expand_begin()) {
+        if (hashpower < 32 && want > BUCKETS(hashpower) * 3 / 2 && expand_begin()) {
             uint64_t n = BUCKETS(hashpower - 1);
             for (uint64_t b = 0; b < n; b++)
                 expand_step(b);
