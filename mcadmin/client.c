@@ -381,3 +381,109 @@ int cl_text(struct client *c, const char *line, FILE *out, json_t **reply,
             return EXIT_OK;
     }
 }
+
+/* --- following an endless stream (admin `watch`) -------------------------- */
+
+/* Sends line and reads the header. EXIT_OK when the server started a
+ * stream (*head set); EXIT_CMD with *head set when it refused. */
+int cl_follow_start(struct client *c, const char *line, json_t **head, char *err, size_t errlen)
+{
+    int rc = request(c, line, head, err, errlen);
+    if (rc == EXIT_OK && !json_is_true(jx_get(*head, "stream"))) {
+        snprintf(err, errlen, "'%s' answered '%s' without a stream", c->path, line);
+        return EXIT_CMD;
+    }
+    return rc;
+}
+
+/* A whole line already buffered: parsed into *obj (NULL if not JSON). */
+static bool buffered_line(struct client *c, json_t **obj)
+{
+    char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
+    if (!nl)
+        return false;
+    *nl = '\0';
+    *obj = json_loads(c->buf, 0, NULL);
+    consume(c, (size_t)(nl - c->buf) + 1);
+    return true;
+}
+
+/*
+ * The next streamed object, waiting at most wait_ms (-1: forever). Also
+ * wakes when also_fd (>= 0, e.g. the terminal) becomes readable. Returns
+ * CL_FOLLOW_OBJ with *obj (new ref), CL_FOLLOW_TIMEOUT, CL_FOLLOW_FD, or
+ * CL_FOLLOW_ERROR (the connection is gone; err says why).
+ */
+int cl_follow_next(struct client *c, int wait_ms, int also_fd, json_t **obj,
+                   char *err, size_t errlen)
+{
+    *obj = NULL;
+    for (;;) {
+        if (buffered_line(c, obj)) {
+            if (json_is_object(*obj))
+                return CL_FOLLOW_OBJ;
+            json_decref(*obj);
+            *obj = NULL;
+            snprintf(err, errlen, "a streamed line is not a JSON object");
+            lose(c);
+            return CL_FOLLOW_ERROR;
+        }
+        if (c->fd < 0) {
+            snprintf(err, errlen, "not connected to '%s'", c->path);
+            return CL_FOLLOW_ERROR;
+        }
+        struct pollfd pf[2] = { { .fd = c->fd, .events = POLLIN },
+                                { .fd = also_fd, .events = POLLIN } };
+        int pr = poll(pf, also_fd >= 0 ? 2 : 1, wait_ms);
+        if (pr == 0 || (pr < 0 && errno == EINTR))     /* a signal: let the caller look */
+            return CL_FOLLOW_TIMEOUT;
+        if (also_fd >= 0 && (pf[1].revents & (POLLIN | POLLHUP | POLLERR)))
+            return CL_FOLLOW_FD;
+        if (c->cap - c->len < 65536) {
+            size_t ncap = c->cap ? c->cap * 2 : 131072;
+            char *nb = realloc(c->buf, ncap);
+            if (!nb) {
+                snprintf(err, errlen, "out of memory reading a stream");
+                lose(c);
+                return CL_FOLLOW_ERROR;
+            }
+            c->buf = nb;
+            c->cap = ncap;
+        }
+        ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len - 1, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            snprintf(err, errlen, "'%s' closed the stream", c->path);
+            lose(c);
+            return CL_FOLLOW_ERROR;
+        }
+        c->len += (size_t)n;
+    }
+}
+
+/* Ends the stream: any line stops it; events already sent are drained up
+ * to the {"stopped":true} reply so the connection can be used again. */
+void cl_follow_stop(struct client *c)
+{
+    char err[256];
+    if (c->fd < 0)
+        return;
+    if (!send_line(c, "")) {
+        lose(c);
+        return;
+    }
+    for (;;) {
+        json_t *o;
+        int r = cl_follow_next(c, timeout_ms(), -1, &o, err, sizeof(err));
+        if (r != CL_FOLLOW_OBJ) {
+            if (r == CL_FOLLOW_TIMEOUT)
+                lose(c);
+            return;
+        }
+        bool end = json_is_true(jx_get(o, "stopped")) || jx_get(o, "error");
+        json_decref(o);
+        if (end)
+            return;
+    }
+}

@@ -38,8 +38,8 @@ static const struct cmd commands[] = {
       "--all", true, COMPL_FLAGS, view_errors },
     { "conns", "", "connections: peer, state, age, bytes, command, held references", "", true,
       COMPL_NONE, view_conns },
-    { "threads", "", "worker threads: connections, heartbeat, responsiveness", "", true,
-      COMPL_NONE, view_threads },
+    { "threads", "", "every thread: stuck ones first, state, heartbeat, busy time, command, "
+      "CPU, connections", "", true, COMPL_NONE, view_threads },
     { "settings", "", "every setting the server runs with", "", true, COMPL_NONE, view_settings },
     { "hash", "", "the hash table: buckets, load factor, chain lengths", "", true, COMPL_NONE,
       view_hash },
@@ -47,6 +47,26 @@ static const struct cmd commands[] = {
       true, COMPL_NONE, view_locked },
     { "prefixes", "", "per-prefix get/hit/set/delete counts (stats detail on)", "", true,
       COMPL_NONE, view_prefixes },
+    { "latency", "", "per-command service time: count, mean, p50, p90, p99, p99.9, max", "",
+      true, COMPL_NONE, view_latency },
+    { "commands", "", "per-command calls, total time and share, rejected and failed calls", "",
+      true, COMPL_NONE, view_commands },
+    { "slowlog", "[N | reset]", "commands slower than slowlog_usec, newest first; reset "
+      "forgets them", "reset", true, COMPL_FLAGS, view_slowlog },
+    { "memory", "[--all]", "every byte by owner beside RSS and -m, the largest connections, "
+      "headroom per slab class", "--all", true, COMPL_FLAGS, view_memory },
+    { "history", "[KIND|all] [since=T|since=10m] [limit=N]", "recorded events (evictions, "
+      "errors, flushes, closes, rejects...) as a table per kind", "", true, COMPL_HISTORY,
+      view_history },
+    { "events", "KIND[,KIND...] [--count N] [--seconds S]", "follow events live, one line "
+      "each; a key press (or N events, S seconds) stops", "--count --seconds", true,
+      COMPL_EVENTS, events_run },
+    { "metrics", "[PATTERN]", "the Prometheus text, or only the lines containing PATTERN", "",
+      true, COMPL_NONE, view_metrics },
+    { "set", "NAME=VALUE", "change a setting at run time (slowlog_usec, slowlog_redact, "
+      "verbosity)", "", true, COMPL_SET, view_set },
+    { "hotkeys", "", "the most requested keys (when the server samples them)", "", true,
+      COMPL_NONE, view_hotkeys },
     { "raw", "LINE", "send any admin request line; the JSON reply is shown as is", "", true,
       COMPL_SERVER_COMMAND, run_raw },
     { "watch", "[SECONDS] [--count N]", "live rates: gets/s, sets/s, hit ratio, evictions/s, "
@@ -90,6 +110,10 @@ static char *server_cmds[MAX_SERVER_CMDS];
 static int nserver_cmds;
 static char *item_args[16];
 static int nitem_args;
+static char *event_kinds[16];
+static int nevent_kinds;
+static char *settings[16];
+static int nsettings;
 
 /* The compiled-in fallback when the server cannot be asked (help). */
 static const char *const fallback_server_cmds[] = { "help", "stats", "settings", "slabs", "lru",
@@ -116,6 +140,73 @@ const char *cmd_item_arg(int i)
     if (nitem_args)
         return i < nitem_args ? item_args[i] : NULL;
     return i < 6 ? fallback_item_args[i] : NULL;
+}
+
+static const char *const fallback_event_kinds[] = { "all", "eviction", "expiration", "error",
+    "flush", "conn", "reject", "pagemove", NULL };
+static const char *const fallback_settings[] = { "slowlog_usec=", "slowlog_redact=",
+    "verbosity=", NULL };
+
+const char *cmd_event_kind(int i)
+{
+    if (nevent_kinds)
+        return i < nevent_kinds ? event_kinds[i] : NULL;
+    return i < 8 ? fallback_event_kinds[i] : NULL;
+}
+
+const char *cmd_setting(int i)
+{
+    if (nsettings)
+        return i < nsettings ? settings[i] : NULL;
+    return i < 3 ? fallback_settings[i] : NULL;
+}
+
+bool cmd_server_has(struct client *c, const char *name, bool *known)
+{
+    if (!nserver_cmds)
+        cmd_learn_help(c);
+    *known = nserver_cmds > 0;
+    for (int i = 0; i < nserver_cmds; i++)
+        if (strcmp(server_cmds[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* "recorded events: eviction expiration ..." -> "all", "eviction", ... */
+static void learn_kinds(const char *desc)
+{
+    const char *p = strchr(desc, ':');
+    if (!p)
+        return;
+    for (int k = 0; k < nevent_kinds; k++)
+        free(event_kinds[k]);
+    nevent_kinds = 0;
+    event_kinds[nevent_kinds++] = strdup("all");
+    for (p++; *p && nevent_kinds < 16;) {
+        p += strspn(p, " ,");
+        size_t n = strcspn(p, " ,");
+        if (n)
+            event_kinds[nevent_kinds++] = strndup(p, n);
+        p += n;
+    }
+}
+
+/* "slowlog_usec=N | slowlog_redact=0|1 | verbosity=N" -> "slowlog_usec=", ... */
+static void learn_settings(const char *args)
+{
+    for (int k = 0; k < nsettings; k++)
+        free(settings[k]);
+    nsettings = 0;
+    for (const char *p = args; *p && nsettings < 16;) {
+        p += strspn(p, " |");
+        size_t n = strcspn(p, " |");
+        const char *eq = memchr(p, '=', n);
+        if (eq)
+            settings[nsettings++] = strndup(p, (size_t)(eq - p) + 1);
+        p += n;
+        while (*p == '|' && p[1] != ' ' && p[-1] != ' ')
+            p += strcspn(p, " ");       /* "0|1" is a value, not a separator */
+    }
 }
 
 const char *cmd_server_command(int i)
@@ -176,6 +267,10 @@ void cmd_learn_help(struct client *c)
         if (!name || nserver_cmds == MAX_SERVER_CMDS)
             continue;
         server_cmds[nserver_cmds++] = strdup(name);
+        if (strcmp(name, "history") == 0)
+            learn_kinds(jx_str(h, "description", ""));
+        if (strcmp(name, "set") == 0)
+            learn_settings(jx_str(h, "args", ""));
         if (strcmp(name, "items") != 0)
             continue;
         /* "[class=N] [prefix=P] ..." -> "class=", "prefix=", ... */

@@ -93,6 +93,23 @@ char *fmt_rate(double v, char *buf)
     return buf;
 }
 
+char *fmt_usecs(double us, char *buf)
+{
+    if (!isfinite(us) || us < 0)
+        snprintf(buf, 32, "-");
+    else if (us == 0)
+        snprintf(buf, 32, "0us");
+    else if (us < 10)
+        snprintf(buf, 32, "%.1fus", us);
+    else if (us < 1000)
+        snprintf(buf, 32, "%.0fus", us);
+    else if (us < 1e6)
+        snprintf(buf, 32, "%.*fms", us < 1e4 ? 2 : us < 1e5 ? 1 : 0, us / 1e3);
+    else
+        snprintf(buf, 32, "%.2fs", us / 1e6);
+    return buf;
+}
+
 char *fmt_time(long long t, char *buf)
 {
     time_t tt = (time_t)t;
@@ -166,11 +183,38 @@ void tbl_addf(struct table *t, int col, const char *fmt, ...)
 /* A column of numbers (and units) reads best aligned right. */
 static bool looks_numeric(const char *s)
 {
+    if (s && *s == '\033')        /* a coloured cell: look past the colour */
+        s += strcspn(s, "m") + 1;
     if (!s || !*s)
         return true;
     if (*s == '+' || *s == '-')
         s++;
     return (*s >= '0' && *s <= '9') || strcmp(s, "-") == 0 || *s == '\0';
+}
+
+/* Columns a cell takes: colour codes take none. */
+static int visible_len(const char *s)
+{
+    int n = 0;
+    while (s && *s) {
+        if (*s == '\033') {
+            s += strcspn(s, "m");
+            s += *s == 'm';
+            continue;
+        }
+        n += (*s++ & 0xC0) != 0x80;     /* count UTF-8 lead bytes only */
+    }
+    return n;
+}
+
+/* fprintf's %-*s, but by visible width. */
+static void pad(FILE *out, const char *s, int w, bool right)
+{
+    int fill = w - visible_len(s);
+    if (right)
+        fprintf(out, "%*s%s", fill > 0 ? fill : 0, "", s);
+    else
+        fprintf(out, "%s%*s", s, fill > 0 ? fill : 0, "");
 }
 
 void tbl_print(struct table *t, FILE *out, const char *indent)
@@ -182,7 +226,7 @@ void tbl_print(struct table *t, FILE *out, const char *indent)
         right[c] = t->nrows > 1;
         for (int r = 0; r < t->nrows; r++) {
             const char *s = t->cells[(size_t)r * (size_t)t->ncols + (size_t)c];
-            int l = s ? (int)strlen(s) : 0;
+            int l = visible_len(s);
             if (l > w[c])
                 w[c] = l;
             if (r > 0 && !looks_numeric(s))
@@ -199,12 +243,10 @@ void tbl_print(struct table *t, FILE *out, const char *indent)
             fputs(C_BOLD, out);
         for (int c = 0; c <= lastc; c++) {
             const char *s = row[c] ? row[c] : "";
-            if (right[c])
-                fprintf(out, "%*s", w[c], s);
-            else if (c == lastc)
+            if (c == lastc && !right[c])
                 fputs(s, out);
             else
-                fprintf(out, "%-*s", w[c], s);
+                pad(out, s, w[c], right[c]);
             if (c < lastc)
                 fputs("  ", out);
         }

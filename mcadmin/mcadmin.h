@@ -17,6 +17,10 @@
  *   report.c    report_ the bug-report bundle, key redaction
  *   view.c      view_   the server's dumps rendered for reading
  *   watch.c     watch_  the live rates view
+ *   views.c     view_   latency, commands, slowlog, memory, history, threads,
+ *                       metrics, set, hotkeys
+ *   events.c    events_ the server's event stream followed live
+ *   fleet.c     fleet_  several servers at once: stats, capture, diff
  *   sha256.c    sha256_ SHA-256 and HMAC-SHA-256 for redaction
  */
 #ifndef MCADMIN_H
@@ -81,6 +85,13 @@ int cl_stream(struct client *c, const char *line, cl_row_fn row, void *arg,
 int cl_text(struct client *c, const char *line, FILE *out, json_t **reply,
             char *err, size_t errlen);
 
+/* Following the endless `watch` stream: start, next object, stop. */
+enum { CL_FOLLOW_ERROR = -1, CL_FOLLOW_TIMEOUT = 0, CL_FOLLOW_OBJ = 1, CL_FOLLOW_FD = 2 };
+int cl_follow_start(struct client *c, const char *line, json_t **head, char *err, size_t errlen);
+int cl_follow_next(struct client *c, int wait_ms, int also_fd, json_t **obj,
+                   char *err, size_t errlen);
+void cl_follow_stop(struct client *c);
+
 /* --- format.c ------------------------------------------------------------ */
 
 bool fmt_color(void);           /* stdout is a tty and NO_COLOR is unset */
@@ -98,6 +109,7 @@ char *fmt_duration(double secs, char *buf);     /* 3d 4h, 5m 02s, 42s */
 char *fmt_num(double v, char *buf);             /* integer or %.4g */
 char *fmt_rate(double v, char *buf);            /* 12.5/s */
 char *fmt_time(long long t, char *buf);         /* 2026-11-26 15:31:02 */
+char *fmt_usecs(double us, char *buf);          /* 850us, 1.25ms, 2.10s */
 
 struct table;
 struct table *tbl_new(int ncols, ...);          /* column headers */
@@ -155,7 +167,7 @@ struct ctx {
 /* Argument vocabularies the shell completes from. */
 enum cmd_complete {
     COMPL_NONE, COMPL_COMMAND, COMPL_ITEMS, COMPL_SNAPSHOT, COMPL_FILE,
-    COMPL_SERVER_COMMAND, COMPL_FLAGS,
+    COMPL_SERVER_COMMAND, COMPL_FLAGS, COMPL_HISTORY, COMPL_EVENTS, COMPL_SET,
 };
 
 struct cmd {
@@ -178,6 +190,13 @@ const char *const *cmd_prefixes(int *n);
 const char *cmd_item_arg(int i);        /* "class=", ... NULL past the end */
 const char *cmd_server_command(int i);
 void cmd_learn_help(struct client *c);
+/* Event kinds (history, events) and runtime settings (set), from the
+ * server's help or a compiled-in list. */
+const char *cmd_event_kind(int i);
+const char *cmd_setting(int i);
+/* True when the server's help lists name (asks it once per connection);
+ * *known is false when the server could not be asked. */
+bool cmd_server_has(struct client *c, const char *name, bool *known);
 
 void cmd_learn_slabs(const json_t *slabs_data);
 void cmd_learn_key(const char *key);
@@ -194,6 +213,34 @@ int view_threads(struct ctx *x, int argc, char **argv);
 int view_hash(struct ctx *x, int argc, char **argv);
 int view_locked(struct ctx *x, int argc, char **argv);
 int view_prefixes(struct ctx *x, int argc, char **argv);
+/* Sends line; returns the reply's data (release *reply), or NULL with *rc
+ * set: an error was shown, or with --json the data was printed. */
+const json_t *view_fetch(struct ctx *x, const char *line, json_t **reply, int *rc);
+
+/* views.c */
+int view_latency(struct ctx *x, int argc, char **argv);
+int view_commands(struct ctx *x, int argc, char **argv);
+int view_slowlog(struct ctx *x, int argc, char **argv);
+int view_memory(struct ctx *x, int argc, char **argv);
+int view_history(struct ctx *x, int argc, char **argv);
+int view_metrics(struct ctx *x, int argc, char **argv);
+int view_set(struct ctx *x, int argc, char **argv);
+int view_hotkeys(struct ctx *x, int argc, char **argv);
+/* The first array of objects in data (hot keys' schema is not fixed). */
+const json_t *view_first_rows(const json_t *data);
+
+int events_run(struct ctx *x, int argc, char **argv);
+
+/* fleet.c: more than one server (-s given again, or --fleet FILE). */
+struct fleet;
+struct fleet *fleet_new(void);
+void fleet_free(struct fleet *f);
+int fleet_add(struct fleet *f, const char *spec);
+/* Reads one socket path or HOST:PORT per line; '#' starts a comment. */
+int fleet_load(struct fleet *f, const char *path, char *err, size_t errlen);
+int fleet_size(const struct fleet *f);
+/* Runs argv against every server; EXIT_CONNECT if any could not be reached. */
+int fleet_run(struct fleet *f, struct ctx *x, int argc, char **argv);
 
 int shell_run(struct ctx *x);
 

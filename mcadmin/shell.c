@@ -102,6 +102,33 @@ static void add_flags(const char *flags)
     free(copy);
 }
 
+/* history KIND [since=] [limit=]: the kind first, then the arguments. */
+static void add_history_args(const char *text, int nw)
+{
+    if (nw == 1 && !strchr(text, '='))
+        for (int i = 0; cmd_event_kind(i); i++)
+            cand_add("", cmd_event_kind(i));
+    if (nw > 1 || strchr(text, '=') || !*text) {
+        cand_add("", "since=");
+        cand_add("", "limit=");
+    }
+}
+
+/* events KIND[,KIND...]: completes the kind after the last comma. */
+static void add_event_kinds(const char *text, int nw, const char *flags)
+{
+    if (nw > 1 || text[0] == '-') {
+        add_flags(flags);
+        return;
+    }
+    const char *comma = strrchr(text, ',');
+    char pre[256] = "";
+    if (comma)
+        snprintf(pre, sizeof(pre), "%.*s", (int)(comma - text + 1), text);
+    for (int i = 0; cmd_event_kind(i); i++)
+        cand_add(pre, cmd_event_kind(i));
+}
+
 /* The words before the one being completed: first word and their count. */
 static int words_before(int start, char *first, size_t len)
 {
@@ -160,6 +187,16 @@ static char **complete(const char *text, int start, int end)
             break;
         case COMPL_FLAGS:
             add_flags(c->flags);
+            break;
+        case COMPL_HISTORY:
+            add_history_args(text, nw);
+            break;
+        case COMPL_EVENTS:
+            add_event_kinds(text, nw, c->flags);
+            break;
+        case COMPL_SET:
+            for (int i = 0; cmd_setting(i); i++)
+                cand_add("", cmd_setting(i));
             break;
         case COMPL_NONE:
             break;

@@ -1,7 +1,7 @@
 /*
  * view.c - the server's dumps as an operator reads them: one renderer per
- * admin command (stats, slabs, lru, errors, conns, threads, settings, hash,
- * locked, prefixes). With --json each prints the reply's "data" instead.
+ * admin command (stats, slabs, lru, errors, conns, settings, hash, locked,
+ * prefixes; views.c has the rest). With --json each prints the reply's "data" instead.
  */
 #include "mcadmin.h"
 
@@ -35,7 +35,7 @@ int view_fail(struct ctx *x, int rc, const json_t *reply, const char *err)
 
 /* Sends line; on success returns the data object and *reply to release.
  * With --json it prints the data itself and returns NULL with *rc 0. */
-static const json_t *fetch(struct ctx *x, const char *line, json_t **reply, int *rc)
+const json_t *view_fetch(struct ctx *x, const char *line, json_t **reply, int *rc)
 {
     char err[512] = "";
     *reply = NULL;
@@ -97,7 +97,7 @@ int view_stats(struct ctx *x, int argc, char **argv)
 {
     json_t *reply;
     int rc;
-    const json_t *d = fetch(x, "stats", &reply, &rc);
+    const json_t *d = view_fetch(x, "stats", &reply, &rc);
     if (!d)
         return rc;
     name_values(jx_get(d, "stats"), x->out);
@@ -109,7 +109,7 @@ int view_settings(struct ctx *x, int argc, char **argv)
 {
     json_t *reply;
     int rc;
-    const json_t *d = fetch(x, "settings", &reply, &rc);
+    const json_t *d = view_fetch(x, "settings", &reply, &rc);
     if (!d)
         return rc;
     name_values(jx_get(d, "settings"), x->out);
@@ -121,7 +121,7 @@ int view_slabs(struct ctx *x, int argc, char **argv)
 {
     json_t *reply;
     int rc;
-    const json_t *d = fetch(x, "slabs", &reply, &rc);
+    const json_t *d = view_fetch(x, "slabs", &reply, &rc);
     if (!d)
         return rc;
     cmd_learn_slabs(d);
@@ -164,7 +164,7 @@ int view_lru(struct ctx *x, int argc, char **argv)
 {
     json_t *reply;
     int rc;
-    const json_t *d = fetch(x, "lru", &reply, &rc);
+    const json_t *d = view_fetch(x, "lru", &reply, &rc);
     if (!d)
         return rc;
     struct table *t = tbl_new(8, "class", "items", "tail age", "evicted", "evicted_nonzero",
@@ -192,7 +192,7 @@ int view_errors(struct ctx *x, int argc, char **argv)
 {
     json_t *reply;
     int rc;
-    const json_t *d = fetch(x, "errors", &reply, &rc);
+    const json_t *d = view_fetch(x, "errors", &reply, &rc);
     if (!d)
         return rc;
     bool all = has_flag(argc, argv, "--all");
@@ -247,7 +247,7 @@ int view_conns(struct ctx *x, int argc, char **argv)
 {
     json_t *reply;
     int rc;
-    const json_t *d = fetch(x, "conns", &reply, &rc);
+    const json_t *d = view_fetch(x, "conns", &reply, &rc);
     if (!d)
         return rc;
     struct table *t = tbl_new(11, "id", "thr", "peer", "state", "age", "idle", "in", "out",
@@ -280,34 +280,11 @@ int view_conns(struct ctx *x, int argc, char **argv)
     return EXIT_OK;
 }
 
-int view_threads(struct ctx *x, int argc, char **argv)
-{
-    json_t *reply;
-    int rc;
-    const json_t *d = fetch(x, "threads", &reply, &rc);
-    if (!d)
-        return rc;
-    struct table *t = tbl_new(4, "thread", "connections", "heartbeat age", "responsive");
-    size_t i;
-    const json_t *c;
-    char b[32];
-    json_array_foreach(jx_get(d, "threads"), i, c) {
-        tbl_addf(t, 0, "%lld", jx_int(c, "index", 0));
-        tbl_addf(t, 1, "%lld", jx_int(c, "connections", 0));
-        tbl_addf(t, 2, "%s", fmt_duration(jx_num(c, "heartbeat_age_secs", 0), b));
-        tbl_addf(t, 3, "%s", json_is_true(jx_get(c, "responsive")) ? "yes" : "NO");
-    }
-    tbl_print(t, x->out, "");
-    tbl_free(t);
-    json_decref(reply);
-    return EXIT_OK;
-}
-
 int view_hash(struct ctx *x, int argc, char **argv)
 {
     json_t *reply;
     int rc;
-    const json_t *d = fetch(x, "hash", &reply, &rc);
+    const json_t *d = view_fetch(x, "hash", &reply, &rc);
     if (!d)
         return rc;
     fprintf(x->out, "buckets      %lld (2^%lld)%s\nitems        %lld\nload factor  %.3f\n",
@@ -339,7 +316,7 @@ int view_locked(struct ctx *x, int argc, char **argv)
 {
     json_t *reply;
     int rc;
-    const json_t *d = fetch(x, "locked", &reply, &rc);
+    const json_t *d = view_fetch(x, "locked", &reply, &rc);
     if (!d)
         return rc;
     size_t i, j;
@@ -373,7 +350,7 @@ int view_prefixes(struct ctx *x, int argc, char **argv)
 {
     json_t *reply;
     int rc;
-    const json_t *d = fetch(x, "prefixes", &reply, &rc);
+    const json_t *d = view_fetch(x, "prefixes", &reply, &rc);
     if (!d)
         return rc;
     if (!json_is_true(jx_get(d, "enabled")))
