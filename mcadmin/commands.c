@@ -72,12 +72,14 @@ static const struct cmd commands[] = {
     { "watch", "[SECONDS] [--count N]", "live rates: gets/s, sets/s, hit ratio, evictions/s, "
       "errors/s by site, connections; a key press stops it", "--count", true, COMPL_NONE,
       watch_run },
-    { "capture", "[FILE]", "save a snapshot file (default mcd-snapshot-YYYYmmdd-HHMMSS.json)", "",
-      true, COMPL_FILE, run_capture },
+    { "capture", "[FILE]", "save a snapshot file (default mcd-snapshot-YYYYmmdd-HHMMSS.json); "
+      "several servers: capture [DIR] or --bundle FILE", "--bundle", true, COMPL_FILE,
+      run_capture },
     { "snapshots", "", "list the snapshot files in the current directory", "", false, COMPL_NONE,
       run_snapshots },
-    { "diff", "A B", "what changed from A to B (snapshot files, or `live`): counter deltas and "
-      "rates, gauges, slab pages, error sites, locked items, settings", "", false,
+    { "diff", "A B", "what changed from A to B (snapshot files, fleet bundles, directories of "
+      "snapshots, or `live`): counter deltas and rates, gauges, slab pages, error sites, "
+      "locked items, settings", "", false,
       COMPL_SNAPSHOT, run_diff },
     { "report", "[--samples N] [--interval S] [--items N] [--redact] [-o FILE]",
       "write one JSON bundle for a bug report: snapshots, their diffs, settings, versions, OS",
@@ -617,6 +619,9 @@ static int run_diff(struct ctx *x, int argc, char **argv)
         fprintf(stderr, "usage: diff A B  (snapshot files, or `live` for the server now)\n");
         return EXIT_USAGE;
     }
+    /* Bundles and directories hold several servers: compare each. */
+    if (fleet_diff_wants(argv[1]) || fleet_diff_wants(argv[2]))
+        return fleet_diff(NULL, x, argc, argv);
     int rc = EXIT_OK;
     json_t *a = snapshot_arg(x, argv[1], &rc);
     json_t *b = a ? snapshot_arg(x, argv[2], &rc) : NULL;

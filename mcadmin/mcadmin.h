@@ -239,8 +239,12 @@ int fleet_add(struct fleet *f, const char *spec);
 /* Reads one socket path or HOST:PORT per line; '#' starts a comment. */
 int fleet_load(struct fleet *f, const char *path, char *err, size_t errlen);
 int fleet_size(const struct fleet *f);
+const char *fleet_spec(const struct fleet *f, int i);
 /* Runs argv against every server; EXIT_CONNECT if any could not be reached. */
 int fleet_run(struct fleet *f, struct ctx *x, int argc, char **argv);
+/* diff of bundles or directories of snapshots (f NULL: live is x->cl). */
+bool fleet_diff_wants(const char *arg);
+int fleet_diff(struct fleet *f, struct ctx *x, int argc, char **argv);
 
 int shell_run(struct ctx *x);
 

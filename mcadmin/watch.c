@@ -4,7 +4,9 @@
  * Every SECONDS it reads `stats` and `errors` and shows what changed since
  * the previous read, divided by the time between them on our monotonic
  * clock: gets/s, sets/s, the hit ratio over the interval, evictions/s,
- * bytes in and out, connections, and errors/s for each site that fired.
+ * bytes in and out, connections, errors/s for each site that fired, slow
+ * commands/s (the slow log's logged_total) and, when the server samples
+ * them (`hotkeys` in its help), the hottest keys.
  * On a terminal a key press stops it; otherwise (or with --count N) it
  * stops after N refreshes. With --json each refresh is one JSON line.
  */
@@ -24,6 +26,8 @@
 struct sample {
     json_t *stats;      /* the stats object */
     json_t *sites;      /* the errors' sites array */
+    json_t *slow;       /* the slowlog data (NULL on a server without it) */
+    json_t *hot;        /* hot-key rows (NULL when the server has none) */
     double at;          /* our monotonic clock, seconds */
 };
 
@@ -38,7 +42,9 @@ static void sample_clear(struct sample *s)
 {
     json_decref(s->stats);
     json_decref(s->sites);
-    s->stats = s->sites = NULL;
+    json_decref(s->slow);
+    json_decref(s->hot);
+    s->stats = s->sites = s->slow = s->hot = NULL;
 }
 
 static int sample_take(struct ctx *x, struct sample *s)
@@ -59,6 +65,17 @@ static int sample_take(struct ctx *x, struct sample *s)
     s->sites = json_incref((json_t *)jx_path(r2, "data.sites"));
     json_decref(r1);
     json_decref(r2);
+    /* Optional parts: an older server without them still gets the rest. */
+    bool known;
+    json_t *r = NULL;
+    if (cl_call(x->cl, "slowlog 1", &r, err, sizeof(err)) == EXIT_OK)
+        s->slow = json_incref((json_t *)jx_get(r, "data"));
+    json_decref(r);
+    r = NULL;
+    if (cmd_server_has(x->cl, "hotkeys", &known) &&
+        cl_call(x->cl, "hotkeys", &r, err, sizeof(err)) == EXIT_OK)
+        s->hot = json_incref((json_t *)view_first_rows(jx_get(r, "data")));
+    json_decref(r);
     return EXIT_OK;
 }
 
@@ -90,7 +107,7 @@ static json_t *frame(const struct sample *a, const struct sample *b)
                 (json_int_t)code, "name", jx_str(s, "name", "?"), "per_sec", (double)d / dt,
                 "total", (json_int_t)jx_int(s, "count", 0)));
     }
-    return json_pack("{s:f, s:f, s:f, s:o, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:o}",
+    json_t *f = json_pack("{s:f, s:f, s:f, s:o, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:o}",
         "interval_secs", dt,
         "gets_per_sec", gets / dt, "sets_per_sec", delta(a, b, "cmd_set") / dt,
         "hit_ratio", gets > 0 ? json_real(hits / gets) : json_null(),
@@ -103,6 +120,38 @@ static json_t *frame(const struct sample *a, const struct sample *b)
         "bytes", (json_int_t)jx_int(b->stats, "bytes", 0),
         "limit_maxbytes", (json_int_t)jx_int(b->stats, "limit_maxbytes", 0),
         "errors", errs);
+    if (a->slow && b->slow) {
+        double d = jx_num(b->slow, "logged_total", 0) - jx_num(a->slow, "logged_total", 0);
+        json_object_set_new(f, "slow_per_sec", json_real(d / dt));
+        json_object_set_new(f, "slow_total", json_integer(jx_int(b->slow, "logged_total", 0)));
+        json_object_set_new(f, "slow_threshold_us",
+                            json_integer(jx_int(b->slow, "threshold_us", 0)));
+    }
+    if (b->hot) {
+        json_t *top = json_array();
+        for (size_t k = 0; k < json_array_size(b->hot) && k < 5; k++)
+            json_array_append(top, json_array_get(b->hot, k));
+        json_object_set_new(f, "hot_keys", top);
+    }
+    return f;
+}
+
+/* A hot-key row as "key (N)": its key and its first number. */
+static void hot_key_text(const json_t *r, char *buf, size_t len)
+{
+    const char *k;
+    json_t *v;
+    double n = -1;
+    json_object_foreach((json_t *)r, k, v)
+        if (jx_isnum(v)) {
+            n = jx_val(v);
+            break;
+        }
+    const char *key = jx_str(r, "key", jx_str(r, "key_base64", "?"));
+    if (n >= 0)
+        snprintf(buf, len, "%s (%.0f)", key, n);
+    else
+        snprintf(buf, len, "%s", key);
 }
 
 static void render(struct ctx *x, const json_t *f, double every, bool keys, bool clear)
@@ -129,6 +178,22 @@ static void render(struct ctx *x, const json_t *f, double every, bool keys, bool
             fmt_bytes(jx_num(f, "limit_maxbytes", 0), b[6]));
     fprintf(o, "read %s/s   written ", fmt_bytes(jx_num(f, "bytes_read_per_sec", 0), b[7]));
     fprintf(o, "%s/s\n", fmt_bytes(jx_num(f, "bytes_written_per_sec", 0), b[7]));
+    if (jx_get(f, "slow_per_sec"))
+        fprintf(o, "slow commands/s %s (over %s; %lld logged since start)\n",
+                fmt_rate(jx_num(f, "slow_per_sec", 0), b[0]),
+                fmt_usecs(jx_num(f, "slow_threshold_us", 0), b[1]), jx_int(f, "slow_total", 0));
+    const json_t *hot = jx_get(f, "hot_keys");
+    if (hot) {
+        size_t i;
+        const json_t *r;
+        char kb[300];
+        fprintf(o, "hot keys:");
+        json_array_foreach(hot, i, r) {
+            hot_key_text(r, kb, sizeof(kb));
+            fprintf(o, "%s %s", i ? "," : "", kb);
+        }
+        fprintf(o, "%s\n", json_array_size(hot) ? "" : " none sampled");
+    }
     const json_t *errs = jx_get(f, "errors");
     if (json_array_size(errs) == 0) {
         fprintf(o, "errors/s: none\n");
