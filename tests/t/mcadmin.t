@@ -84,7 +84,7 @@ is(send_recv($c, "bogus_command\r\n") =~ /^ERROR/ ? 1 : 0, 1, 'an unknown comman
     like($out, qr/0 suspected leaks/, 'locked: no leaks on a healthy server');
 
     ($rc, $out) = mca('-s', $sock, 'threads');
-    like($out, qr/^\s+0\s+\d+\s+\S+\s+yes$/m, 'threads shows a responsive thread 0');
+    like($out, qr/^worker\s+0\s+\d+\s.*\s+\d+\s+ok$/m, 'threads shows a responsive worker 0');
     ($rc, $out) = mca('-s', $sock, 'hash');
     like($out, qr/^items\s+35$/m, 'hash shows the item count');
     ($rc, $out) = mca('-s', $sock, 'settings');
