@@ -142,7 +142,7 @@ static json_t *key_values(const json_t *st)
     double up = jx_num(st, "uptime", 0), gets = jx_num(st, "cmd_get", 0);
     if (up <= 0)
         up = 1;
-    return json_pack("{s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
+    return json_pack("{s:f, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "uptime", up,
         "hit_ratio", gets > 0 ? json_real(jx_num(st, "get_hits", 0) / gets) : json_null(),
         "gets_per_sec", gets / up, "sets_per_sec", jx_num(st, "cmd_set", 0) / up,
         "evictions_per_sec", jx_num(st, "evictions", 0) / up,
@@ -155,6 +155,15 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
+}
+
+/* A rate since start says little about a server up for seconds. */
+#define FLEET_RATE_MIN_UPTIME 60
+
+static bool comparable(const struct key_metric *m, const json_t *key)
+{
+    return jx_isnum(jx_get(key, m->name)) &&
+           (m->unit != 'r' || jx_num(key, "uptime", 0) >= FLEET_RATE_MIN_UPTIME);
 }
 
 static bool is_outlier(const struct key_metric *m, double v, double med)
@@ -187,17 +196,15 @@ static void flag_outliers(json_t *out, const json_t *servers)
         int n = 0;
         size_t i;
         const json_t *s;
-        json_array_foreach(servers, i, s) {
-            const json_t *v = jx_get(jx_get(s, "key"), m->name);
-            if (jx_isnum(v))
-                vals[n++] = jx_val(v);
-        }
+        json_array_foreach(servers, i, s)
+            if (comparable(m, jx_get(s, "key")))
+                vals[n++] = jx_num(jx_get(s, "key"), m->name, 0);
         qsort(vals, (size_t)n, sizeof(double), cmp_double);
         double med = n == 0 ? 0 : n % 2 ? vals[n / 2] : (vals[n / 2 - 1] + vals[n / 2]) / 2;
         json_t *outl = json_array();
         json_array_foreach(servers, i, s) {
             const json_t *v = jx_get(jx_get(s, "key"), m->name);
-            if (n < 2 || !jx_isnum(v) || !is_outlier(m, jx_val(v), med))
+            if (n < 2 || !comparable(m, jx_get(s, "key")) || !is_outlier(m, jx_val(v), med))
                 continue;
             const char *src = jx_str(s, "source", "?");
             json_array_append_new(outl, json_string(src));
@@ -277,6 +284,13 @@ static void print_fleet_stats(struct ctx *x, const json_t *out)
     }
     if (ns > shown)
         fprintf(x->out, "(%zu more servers in --json)\n", ns - shown);
+    json_array_foreach(servers, i, s)
+        if (json_is_true(jx_get(s, "reachable")) &&
+            jx_num(jx_get(s, "key"), "uptime", 0) < FLEET_RATE_MIN_UPTIME) {
+            fprintf(x->out, "(rates since start are compared only for servers up %d s or "
+                    "more)\n", FLEET_RATE_MIN_UPTIME);
+            break;
+        }
 
     /* Every stat, side by side. */
     fputc('\n', x->out);
