@@ -109,8 +109,8 @@ my $PROMPT = qr/mcd \S+ pid (\d+) up [^>]*> /;
     ok($p, 'the prompt names the server');
     like($p // '', qr/pid ${\ $srv->pid }\b/, 'with its pid');
 
-    $sh->send("sl\t");
-    ok($sh->expect(qr/slabs/), 'sl<TAB> completes to slabs');
+    $sh->send("sla\t");       # "sl" is slabs or slowlog
+    ok($sh->expect(qr/slabs/), 'sla<TAB> completes to slabs');
     $sh->send("\r");
     ok($sh->expect(qr/class\s+chunk\s+pages.*$PROMPT/s), 'and the completed command runs');
 
@@ -140,6 +140,20 @@ my $PROMPT = qr/mcd \S+ pid (\d+) up [^>]*> /;
     ok($sh->expect(qr/help/), 'he<TAB> completes to help');
     $sh->send(" diff\r");
     ok($sh->expect(qr/diff A B\s+.*?$PROMPT/s), 'help CMD in the shell');
+
+    # completion of the newer commands' arguments, from the server's help
+    $sh->send("history ev\t");
+    ok($sh->expect(qr/history eviction/), 'history <TAB> completes an event kind');
+    $sh->send("\x15");
+    $sh->send("events error,fl\t");
+    ok($sh->expect(qr/events error,flush/), 'events completes the kind after a comma');
+    $sh->send("\x15");
+    $sh->send("set slowlog_r\t");
+    ok($sh->expect(qr/set slowlog_redact=/), 'set completes a setting name');
+    $sh->send("\x15");
+    $sh->send("slowlog r\t");
+    ok($sh->expect(qr/slowlog reset/), 'slowlog completes reset');
+    $sh->send("\x15");
 
     $sh->send("watch 1\r");
     ok($sh->expect(qr/watching every 1s/), 'watch starts');
