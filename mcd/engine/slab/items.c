@@ -728,6 +728,13 @@ static bool meta_cas_refused(uint64_t new_cas, enum err_site *err)
         *err = ERR_META_CAS_FLUSHED;
         return true;
     }
+    /* Keep the sequence ahead of every CAS in use, or a later flush_all
+     * (which invalidates everything below the sequence) would miss it. */
+    uint64_t cur = __atomic_load_n(&cas_counter, __ATOMIC_RELAXED);
+    while (cur < new_cas &&
+           !__atomic_compare_exchange_n(&cas_counter, &cur, new_cas, false,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
     return false;
 }
 
