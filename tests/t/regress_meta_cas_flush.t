@@ -14,6 +14,7 @@ my $srv = new_server();
 my $s = $srv->sock;
 like(send_recv($s, "ma n N0 J10\r\n"), qr/^HD/, 'counter created');
 like(send_recv($s, "ma n E934 v\r\n"), qr/^VA/, 'given CAS 934');
+is(read_line($s), "11\r\n", 'incremented to 11');
 like(send_recv($s, "ms k 1 E5000\r\nx\r\n"), qr/^HD/, 'stored with CAS 5000');
 is(send_recv($s, "flush_all\r\n"), "OK\r\n", 'flush_all');
 is(send_recv($s, "mg n v\r\n"), "EN\r\n", 'the counter is gone');
