@@ -98,3 +98,9 @@ lint: $(BUILD)/gen-errors-man
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz mcd/mcd
+
+# --- bench: mcd against memcached side by side (bench/README.md) -------------
+# Never part of `make test`. `make bench BENCH_QUICK=1` is a 1-round sanity run.
+.PHONY: bench
+bench: $(BIN)
+	BENCH_QUICK=$(BENCH_QUICK) MCD_BIN=$(abspath $(BIN)) bench/run.sh
