@@ -101,9 +101,10 @@ def memaslap(port, args, secs):
     if p.returncode != 0 or not m:
         return 0, "memaslap rc %d: %s" % (p.returncode, out.strip()[-200:])
     ops = int(m.group(2))
-    errs = len(re.findall(r"ERROR", out))
-    if errs > ops // 1000:
-        return ops, "%d error replies" % errs
+    errs = re.findall(r"^<\d+ (\S*ERROR.*)$", out, re.M)
+    if len(errs) > ops // 1000:
+        common = max(set(errs), key=errs.count)
+        return ops, "%d error replies in %d ops, most often '%s'" % (len(errs), ops, common)
     if ops / secs < MIN_OPS_PER_SEC:
         return ops, "only %d ops in %d s" % (ops, secs)
     return ops, None
@@ -348,6 +349,14 @@ def report(results, mem, started, load_start):
     L.append("Ratios are mcd / memcached. Throughput: higher is better; CPU and syscalls: "
              "lower is better. Multiget ops count keys, as memaslap does.")
     L.append("")
+    fails = [(w, name, x["err"]) for w, res in results for name in ("mcd", "memcached")
+             for x in res[name] if "err" in x]
+    if fails:
+        L.append("## Failures")
+        L.append("")
+        for w, name, err in fails:
+            L.append("- %s, %s: %s" % (w.name, name, err))
+        L.append("")
     L.append("## Syscalls per request")
     L.append("")
     L.append("| workload | mcd /op | memcached /op | mcd breakdown | memcached breakdown |")
