@@ -17,6 +17,7 @@
 #include <sysexits.h>
 
 #include "errors.h"
+#include "latency.h"
 
 struct settings settings;
 
@@ -41,6 +42,7 @@ void settings_init(struct settings *s)
     s->dump_enabled = true;
     s->hash_expand = true;
     s->maxconns_fast = true;
+    s->write_timeout = 30;
     s->admin_socket = NULL;     /* default chosen in main once the port is known */
     s->engine = "slab";
 }
@@ -87,6 +89,9 @@ void settings_usage(void)
 "-S, -Y, -Z                SASL, auth files and TLS are not supported: refused\n"
 "-o, --extended            comma separated list of extended options:\n"
 "   - idle_timeout=SEC     close connections idle this long (default: 0, never)\n"
+"   - write_timeout=SEC    close a client that has not read its replies for\n"
+"                          this long (default: 30; 0 = never)\n"
+"   - read_buf_mem_limit=MB  limit connection buffer memory (default: 0, none)\n"
 "   - hashpower=N          initial hash table size 2^N (12..32)\n"
 "   - no_hashexpand        do not grow the hash table\n"
 "   - maxconns_fast, no_maxconns_fast\n"
@@ -94,6 +99,11 @@ void settings_usage(void)
 "                          /tmp/mcd.<port>.admin, or <unix socket>.admin\n"
 "                          with -s; 'off' to disable)\n"
 "   - admin_port=PORT      also serve the admin socket on 127.0.0.1:PORT\n"
+"   - metrics_listen=[ADDR:]PORT  serve Prometheus /metrics and /healthz over\n"
+"                          HTTP (address 127.0.0.1 unless given)\n"
+"   - slowlog_usec=N       log commands slower than N microseconds (10000)\n"
+"   - crash_file=PATH      where a crash report is written (default\n"
+"                          /tmp/mcd.<port>.crash)\n"
 "   - engine=NAME          storage engine (default: slab)\n"
 "   - fault=SITE:N[:PCT]   test builds: fail error site SITE every Nth time\n"
 "                          (or PCT percent of the time when N is 0)\n"
@@ -104,22 +114,26 @@ void settings_usage(void)
 static bool parse_size(const char *arg, size_t unit, size_t *out)
 {
     char *end;
+    unsigned long long mult;
+    /* strtoull would skip blanks and accept a sign (" -5" wraps). */
+    if (!isdigit((unsigned char)arg[0]))
+        return false;
     errno = 0;
     unsigned long long v = strtoull(arg, &end, 10);
-    if (end == arg || errno || arg[0] == '-')
+    if (end == arg || errno)
         return false;
     switch (*end) {
-    case '\0': v *= unit; break;
-    case 'k': case 'K': v *= 1024ULL; end++; break;
-    case 'm': case 'M': v *= 1024ULL * 1024; end++; break;
-    case 'g': case 'G': v *= 1024ULL * 1024 * 1024; end++; break;
+    case '\0': mult = unit; break;
+    case 'k': case 'K': mult = 1024ULL; end++; break;
+    case 'm': case 'M': mult = 1024ULL * 1024; end++; break;
+    case 'g': case 'G': mult = 1024ULL * 1024 * 1024; end++; break;
     default: return false;
     }
     if (*end == 'b' || *end == 'B')
         end++;
-    if (*end != '\0')
+    if (*end != '\0' || v > SIZE_MAX / mult)
         return false;
-    *out = (size_t)v;
+    *out = (size_t)(v * mult);
     return true;
 }
 
@@ -142,7 +156,7 @@ static bool parse_int(const char *arg, long lo, long hi, int *out)
 /* memcached -o options mcd accepts without implementing them. */
 static const char *const ignored_opts[] = {
     "tail_repair_time", "hash_algorithm", "lru_crawler", "no_lru_crawler",
-    "lru_crawler_sleep", "lru_crawler_tocrawl", "read_buf_mem_limit",
+    "lru_crawler_sleep", "lru_crawler_tocrawl",
     "lru_maintainer", "no_lru_maintainer", "hot_lru_pct", "warm_lru_pct",
     "hot_max_factor", "warm_max_factor", "temporary_ttl", "slab_chunk_max",
     "watcher_logbuf_size", "worker_logbuf_size", "track_sizes", "modern",
@@ -169,6 +183,14 @@ static int parse_extended(struct settings *s, char *list)
         if (strcmp(opt, "idle_timeout") == 0) {
             if (!val || !parse_int(val, 0, 86400 * 365, &s->idle_timeout))
                 USAGE_FAIL("-o idle_timeout needs a number of seconds");
+        } else if (strcmp(opt, "write_timeout") == 0) {
+            if (!val || !parse_int(val, 0, 86400, &s->write_timeout))
+                USAGE_FAIL("-o write_timeout needs a number of seconds (0 = never)");
+        } else if (strcmp(opt, "read_buf_mem_limit") == 0) {
+            int mb;
+            if (!val || !parse_int(val, 0, 1 << 20, &mb))
+                USAGE_FAIL("-o read_buf_mem_limit needs megabytes (0 = no limit)");
+            s->read_buf_mem_limit = (size_t)mb * 1024 * 1024;
         } else if (strcmp(opt, "hashpower") == 0) {
             if (!val || !parse_int(val, 12, 32, &s->hashpower_init))
                 USAGE_FAIL("-o hashpower must be between 12 and 32");
@@ -176,6 +198,7 @@ static int parse_extended(struct settings *s, char *list)
             s->hash_expand = false;
         } else if (strcmp(opt, "maxconns_fast") == 0) {
             s->maxconns_fast = true;
+    s->write_timeout = 30;
         } else if (strcmp(opt, "no_maxconns_fast") == 0) {
             s->maxconns_fast = false;
         } else if (strcmp(opt, "admin_socket") == 0) {
@@ -185,6 +208,19 @@ static int parse_extended(struct settings *s, char *list)
         } else if (strcmp(opt, "admin_port") == 0) {
             if (!val || !parse_int(val, 1, 65535, &s->admin_port))
                 USAGE_FAIL("-o admin_port needs a port number (it listens on 127.0.0.1 only)");
+        } else if (strcmp(opt, "metrics_listen") == 0) {
+            if (!val || !*val)
+                USAGE_FAIL("-o metrics_listen needs [ADDR:]PORT (default address 127.0.0.1)");
+            s->metrics_listen = val;
+        } else if (strcmp(opt, "crash_file") == 0) {
+            if (!val || !*val)
+                USAGE_FAIL("-o crash_file needs a path");
+            s->crash_file = val;
+        } else if (strcmp(opt, "slowlog_usec") == 0) {
+            int us;
+            if (!val || !parse_int(val, 0, 1 << 30, &us))
+                USAGE_FAIL("-o slowlog_usec needs a number of microseconds");
+            __atomic_store_n(&slowlog_usec, (uint64_t)us, __ATOMIC_RELAXED);
         } else if (strcmp(opt, "engine") == 0) {
             if (!val || strcmp(val, "slab") != 0)
                 USAGE_FAIL("-o engine: unknown engine '%s' (built in: slab)",
@@ -253,7 +289,10 @@ int settings_parse(struct settings *s, int argc, char **argv)
     bool item_size_given = false;
     int c;
 
-    optind = 1;
+    /* 0, not 1: glibc and musl then also forget the position inside an
+     * option cluster ("-hv") where a previous parse returned, which
+     * would otherwise be resumed, pointing into that parse's argv. */
+    optind = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
         switch (c) {
@@ -305,7 +344,8 @@ int settings_parse(struct settings *s, int argc, char **argv)
         case 'f': {
             char *end;
             s->factor = strtod(optarg, &end);
-            if (end == optarg || *end || s->factor <= 1.0 || s->factor > 64.0)
+            /* Written so that NaN fails too. */
+            if (end == optarg || *end || !(s->factor > 1.0 && s->factor <= 64.0))
                 USAGE_FAIL("-f: factor must be greater than 1.0");
             break;
         }

@@ -49,11 +49,15 @@ struct settings {
     bool dump_enabled;          /* !-X */
     /* -o extended options */
     int idle_timeout;           /* seconds, 0 = none */
+    int write_timeout;          /* mcd: close a client not reading for this long */
+    size_t read_buf_mem_limit;  /* bytes of connection buffers, 0 = no limit */
     int hashpower_init;         /* 0 = default */
     bool hash_expand;           /* !no_hashexpand */
     bool maxconns_fast;
     const char *admin_socket;   /* mcd: admin socket path, "off" = none */
     int admin_port;             /* mcd: loopback TCP admin port, 0 = none */
+    const char *metrics_listen; /* mcd: [ADDR:]PORT of the /metrics endpoint */
+    const char *crash_file;     /* mcd: where a crash report goes */
     const char *engine;         /* mcd: storage engine name */
 };
 
