@@ -181,3 +181,9 @@ fuzz: fuzz-build
 
 fuzz-smoke:
 	@tests/fuzz.t
+
+# --- bench: mcd against memcached side by side (bench/README.md) -------------
+# Never part of `make test`. `make bench BENCH_QUICK=1` is a 1-round sanity run.
+.PHONY: bench
+bench: $(BIN)
+	BENCH_QUICK=$(BENCH_QUICK) MCD_BIN=$(abspath $(BIN)) bench/run.sh
