@@ -92,6 +92,8 @@ void settings_usage(void)
 "   - write_timeout=SEC    close a client that has not read its replies for\n"
 "                          this long (default: 30; 0 = never)\n"
 "   - read_buf_mem_limit=MB  limit connection buffer memory (default: 0, none)\n"
+"   - strict_keys          refuse text keys with control bytes (memcached\n"
+"                          and its clients allow them; off by default)\n"
 "   - hashpower=N          initial hash table size 2^N (12..32)\n"
 "   - no_hashexpand        do not grow the hash table\n"
 "   - maxconns_fast, no_maxconns_fast\n"
@@ -183,6 +185,8 @@ static int parse_extended(struct settings *s, char *list)
         if (strcmp(opt, "idle_timeout") == 0) {
             if (!val || !parse_int(val, 0, 86400 * 365, &s->idle_timeout))
                 USAGE_FAIL("-o idle_timeout needs a number of seconds");
+        } else if (strcmp(opt, "strict_keys") == 0) {
+            s->strict_keys = true;
         } else if (strcmp(opt, "write_timeout") == 0) {
             if (!val || !parse_int(val, 0, 86400, &s->write_timeout))
                 USAGE_FAIL("-o write_timeout needs a number of seconds (0 = never)");

@@ -197,7 +197,8 @@ enum evict_result { EVICT_DONE, EVICT_BUSY, EVICT_EMPTY, EVICT_NONE_DEAD };
  * nobody is reading. Items fetched since their last bump get a second chance
  * at the head instead.
  */
-static enum evict_result lru_evict_one(unsigned id, bool allow_live)
+static enum evict_result lru_evict_pass(unsigned id, bool allow_live, bool second_chance,
+                                         bool *bumped)
 {
     struct lru *l = &lrus[id];
     enum evict_result res = EVICT_EMPTY;
@@ -224,11 +225,12 @@ static enum evict_result lru_evict_one(unsigned id, bool allow_live)
             it = prev;
             continue;
         }
-        if (!dead && (it->it_flags & ITEM_ACTIVE)) {
+        if (!dead && second_chance && (it->it_flags & ITEM_ACTIVE)) {
             it->it_flags &= (uint8_t)~ITEM_ACTIVE;
             lru_unlink(l, it);
             lru_link_head(l, it);
             item_unlock(hv);
+            *bumped = true;
             it = prev;
             continue;
         }
@@ -251,6 +253,18 @@ static enum evict_result lru_evict_one(unsigned id, bool allow_live)
     }
     pthread_mutex_unlock(&l->lock);
     return res;
+}
+
+/* When every tail item was fetched again since its last bump (a read-heavy
+ * load), the second chances are spent in one pass and the next pass evicts
+ * the least recently used of them, rather than failing the store. */
+static enum evict_result lru_evict_one(unsigned id, bool allow_live)
+{
+    bool bumped = false;
+    enum evict_result r = lru_evict_pass(id, allow_live, true, &bumped);
+    if (r != EVICT_DONE && bumped)
+        r = lru_evict_pass(id, allow_live, false, &bumped);
+    return r;
 }
 
 /* --- the engine functions ------------------------------------------------ */
