@@ -201,10 +201,12 @@ static void stats_slabs(const struct emitter *c)
     uint64_t malloced = 0;
     for (int id = 1; id <= n; id++) {
         struct engine_class_info ci;
-        if (!engine->class_info(id, &ci) || ci.pages == 0)
+        /* a class without pages, unless (heap) it has chunks of no page */
+        if (!engine->class_info(id, &ci) || (ci.pages == 0 && ci.used_chunks == 0))
             continue;
         active++;
-        malloced += ci.pages * ci.chunks_per_page * ci.chunk_size;
+        malloced += ci.pages ? ci.pages * ci.chunks_per_page * ci.chunk_size
+                             : ci.mem_allocated;
 #define SLAB_STAT(field, value) \
         snprintf(name, sizeof(name), "%d:%s", id, field); \
         stat_u64(c, name, value)

@@ -994,6 +994,7 @@ done:
 }
 
 const struct engine slab_engine = {
+    .abi_version = MCD_ENGINE_ABI,
     .name = "slab",
     .setup = slab_setup,
     .start = slab_start,
