@@ -165,6 +165,9 @@ static void stats_settings(const struct emitter *c)
     stat_str(c, "dump_enabled", settings.dump_enabled ? "yes" : "no");
     stat_u64(c, "idle_timeout", (uint64_t)settings.idle_timeout);
     stat_str(c, "shutdown_command", settings.shutdown_command ? "yes" : "no");
+    stat_str(c, "slab_reassign", "yes");
+    stat_u64(c, "slab_automove",
+             (uint64_t)__atomic_load_n(&settings.slab_automove, __ATOMIC_RELAXED));
     stat_str(c, "engine", engine->name);
     stat_str(c, "admin_socket", settings.admin_socket ? settings.admin_socket : "NULL");
 }
@@ -218,6 +221,8 @@ static void stats_slabs(const struct emitter *c)
         SLAB_STAT("free_chunks", ci.free_chunks);
         SLAB_STAT("free_chunks_end", 0);
         SLAB_STAT("mem_requested", ci.mem_requested);
+        SLAB_STAT("pages_moved_in", ci.pages_moved_in);
+        SLAB_STAT("pages_moved_out", ci.pages_moved_out);
 #undef SLAB_STAT
     }
     stat_u64(c, "active_slabs", (uint64_t)active);

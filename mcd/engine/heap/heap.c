@@ -681,6 +681,14 @@ static void heap_stats(stat_emit_fn emit, void *ctx)
     emit_u64(emit, ctx, "hash_is_expanding", 0);
     emit_u64(emit, ctx, "total_malloced", ci.mem_allocated);
     emit_u64(emit, ctx, "slab_pages", 0);
+    /* no pages, so none ever move; the same stats as the slab engine's */
+    static const char *const none[] = {
+        "slab_reassign_rescues", "slab_reassign_evictions_nomem",
+        "slab_reassign_inline_reclaim", "slab_reassign_busy_items",
+        "slab_reassign_running", "slabs_moved", NULL
+    };
+    for (int i = 0; none[i]; i++)
+        emit(ctx, none[i], "0");
 }
 
 struct walk_ctx {
