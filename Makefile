@@ -13,7 +13,7 @@
 CC ?= cc
 BUILD ?= build
 OPT ?= -O2 -g
-WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS_ALL = -std=gnu11 $(OPT) $(WARN) -pthread -D_GNU_SOURCE $(SAN) $(CFLAGS)
 LDLIBS_MCD = -levent -levent_pthreads -ljansson -ldl -pthread $(LDLIBS)
 # Engines loaded with -o engine=x.so call back into the server's functions.
@@ -76,6 +76,29 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(MCD_LIB_OBJS)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS_ALL) -Imcd -o $@ $^ -lcmocka $(LDLIBS_MCD)
 
+# ---------------------------------------------------------------------------
+# mcadmin, the operator's CLI: shares no code with the server, only the
+# admin socket's JSON. Built by `all` and before `make test`, whose .t files
+# find it through MCADMIN_BIN. Sanitizer builds keep theirs in $(BUILD).
+MCADMIN_SRCS := $(wildcard mcadmin/*.c)
+MCADMIN_OBJS := $(MCADMIN_SRCS:%.c=$(BUILD)/%.o)
+MCADMIN := $(if $(filter mcd/mcd,$(BIN)),mcadmin/mcadmin,$(BUILD)/mcadmin)
+export MCADMIN_BIN := $(abspath $(MCADMIN))
+
+all test: $(MCADMIN)
+
+$(MCADMIN): $(MCADMIN_OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $^ -lreadline -ljansson -lm $(LDLIBS)
+
+-include $(MCADMIN_OBJS:.o=.d)
+
+clean: clean-mcadmin
+.PHONY: clean-mcadmin
+clean-mcadmin:
+	rm -f mcadmin/mcadmin
+# ---------------------------------------------------------------------------
+
 deps:
 	@scripts/deps.sh
 
@@ -93,7 +116,7 @@ test: deps $(BIN) unit $(BUILD)/gen-errors-man $(ENGINE_SO)
 	  MCD_BIN=$(abspath $(BIN)) MCD_UNIT_DIR=$(abspath $(BUILD)/tests) \
 	  MCD_GEN_ERRORS_MAN=$(abspath $(BUILD)/gen-errors-man) \
 	  MCD_ENGINE_SO=$(abspath $(ENGINE_SO)) \
-	  prove -j2 --timer $(PROVE_ARGS) $(UNIT_BINS) tests/lint.t tests/t/*.t
+	  prove -j2 --timer $(PROVE_ARGS) $(UNIT_BINS) tests/lint.t tests/t/*.t tests/fuzz.t
 
 # The whole integration suite once per engine (make test runs a subset
 # against the heap engine through tests/t/engines.t).
@@ -126,3 +149,63 @@ lint: $(BUILD)/gen-errors-man
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz mcd/mcd
+
+# ---------------------------------------------------------------------------
+# Fuzzing (libFuzzer; needs clang). Kept apart from the build above: mcd's
+# sources are compiled again with clang and coverage instrumentation into
+# $(FUZZ_BUILD)/, and every tests/fuzz/fuzz_<parser>.c becomes a harness
+# $(FUZZ_BUILD)/fuzz_<parser> linked with them (all but main.o). A new
+# harness needs no change here: see tests/fuzz/README.
+#
+#   make fuzz          build, then fuzz each harness FUZZ_SECONDS (default 60)
+#                      from tests/fuzz/corpus/<harness>/; new inputs go to
+#                      $(FUZZ_BUILD)/corpus/<harness>/, crashes to
+#                      $(FUZZ_BUILD)/crash-*
+#   make fuzz-build    build the harnesses only
+#   make fuzz-smoke    replay each corpus plus FUZZ_SMOKE_SECONDS (10) of
+#                      fuzzing, as TAP (tests/fuzz.t, also run by make test)
+
+FUZZ_CC ?= clang
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=gnu11 -O1 -g $(WARN) -pthread -D_GNU_SOURCE $(FUZZ_SAN) $(CFLAGS)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_OBJS := $(filter-out $(FUZZ_BUILD)/mcd/main.o,$(MCD_SRCS:%.c=$(FUZZ_BUILD)/%.o))
+
+.PHONY: fuzz fuzz-build fuzz-smoke
+# The objects are only reached through the harnesses' pattern rule: keep
+# them, or make deletes them as intermediates and rebuilds every time.
+.SECONDARY: $(FUZZ_OBJS)
+
+fuzz-build: $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/%.o: %.c $(FUZZ_BUILD)/.flags
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $<"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
+	@echo "  FUZZLD  $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Imcd -MMD -MP -o $@ $< \
+	  $(FUZZ_OBJS) $(LDLIBS_MCD)
+
+$(FUZZ_BUILD)/.flags: FORCE
+	@mkdir -p $(FUZZ_BUILD)
+	@echo '$(FUZZ_CC) $(FUZZ_CFLAGS)' | cmp -s - $@ || echo '$(FUZZ_CC) $(FUZZ_CFLAGS)' > $@
+
+-include $(FUZZ_OBJS:.o=.d) $(FUZZ_BINS:=.d)
+
+fuzz: fuzz-build
+	@for f in $(FUZZ_BINS); do \
+	  n=$${f##*/}; mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+	  dict=tests/fuzz/$$n.dict; [ -f $$dict ] && d=-dict=$$dict || d=; \
+	  echo "  FUZZ    $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 $$d \
+	    -artifact_prefix=$(FUZZ_BUILD)/crash-$$n- \
+	    $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+fuzz-smoke:
+	@tests/fuzz.t

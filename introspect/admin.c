@@ -9,6 +9,8 @@
  * Requests are plain lines ("items class=5 limit=100"), so socat works by
  * hand. Every reply carries the schema version and the server's identity.
  */
+#include "../mcd/history.h"
+#include "../mcd/live.h"
 #include "introspect.h"
 
 #include <errno.h>
@@ -26,6 +28,7 @@
 
 #include "../mcd/engine.h"
 #include "../mcd/errors.h"
+#include "../mcd/history.h"
 #include "../mcd/settings.h"
 #include "../mcd/stats.h"
 #include "../mcd/util.h"
@@ -39,6 +42,8 @@ struct client {
     int fd;
     char buf[ADMIN_LINE_MAX];
     size_t len;
+    int watch;          /* history watcher id while watching, else -1 */
+    uint64_t lost;      /* events dropped for this watcher, not yet told */
 };
 
 static int listen_fds[2] = { -1, -1 };
@@ -78,7 +83,7 @@ static bool send_all(int fd, const char *buf, size_t len)
 /* One JSON document on one line. Steals doc. */
 static bool send_json(int fd, json_t *doc)
 {
-    char *s = json_dumps(doc, JSON_COMPACT);
+    char *s = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(9));
     json_decref(doc);
     if (!s)
         return false;
@@ -286,7 +291,8 @@ struct admin_cmd {
     const char *name;
     const char *args;
     const char *help;
-    json_t *(*build)(void);     /* one-document commands */
+    json_t *(*build)(void);     /* one-document commands without arguments */
+    json_t *(*run)(const struct admin_args *a, const char **why);   /* with */
 };
 
 static const struct admin_cmd commands[] = {
@@ -301,9 +307,17 @@ static const struct admin_cmd commands[] = {
     { "hash", "", "the hash table: size, expansion, chain-length histogram", dump_hash },
     { "locked", "", "items referenced beyond their resting count, with holders and suspected leaks", dump_locked },
     { "prefixes", "", "per-prefix statistics (stats detail)", dump_prefixes },
+    { "memory", "", "every byte by owner beside RSS and -m; headroom per slab class", dump_memory },
+    { "latency", "", "per-command service time: count, p50, p90, p99, p99.9, max", dump_latency },
+    { "commands", "", "per-command calls, total time, rejected and failed calls", dump_commands },
+    { "slowlog", "[N | limit=N | reset]", "commands slower than slowlog_usec, newest first", NULL, run_slowlog },
+    { "set", "slowlog_usec=N | slowlog_redact=0|1 | verbosity=N", "change a setting at run time", NULL, run_set },
+    { "history", "KIND|all [since=T] [limit=N]", "recorded events: eviction expiration error flush conn reject pagemove", NULL, run_history },
+    { "watch", "KIND[,KIND...]", "stream events as they happen (newline-delimited JSON) until any line is sent", NULL },
     { "snapshot", "", "all of the above but items, in one document", dump_snapshot },
     { "items", "[class=N] [prefix=P] [state=live|expired|all] [limit=N] [cursor=C] [values=1]",
       "stream every item (newline-delimited JSON ending with a summary)", NULL },
+    { "metrics", "", "every metric in Prometheus text format, ending with # EOF", NULL },
     { "quit", "", "close this admin connection", NULL },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -323,12 +337,16 @@ static json_t *dump_snapshot(void)
     json_t *sections = json_object();
     for (size_t i = 0; i < NCOMMANDS; i++) {
         const struct admin_cmd *c = &commands[i];
-        if (!c->build || c->build == dump_snapshot || c->build == dump_help)
+        if (!c->build || c->build == dump_snapshot || c->build == dump_help ||
+            c->build == dump_latency || c->build == dump_commands)
             continue;
         json_t *d = c->build();
         json_object_set_new(d, "time", json_integer((json_int_t)clock_abs(clock_now())));
         json_object_set_new(sections, c->name, d);
     }
+    json_t *h = dump_history_recent();
+    json_object_set_new(h, "time", json_integer((json_int_t)clock_abs(clock_now())));
+    json_object_set_new(sections, "history", h);
     return json_pack("{s:o}", "sections", sections);
 }
 
@@ -341,16 +359,105 @@ static char *parse_request(char *line, struct admin_args *a, bool *bad)
     *bad = false;
     for (char *t = strtok_r(NULL, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
         char *eq = strchr(t, '=');
-        if (!eq || eq == t || a->n == 16) {
+        if (eq == t || a->n == 16) {
             *bad = true;
             break;
         }
-        *eq = '\0';
+        /* A bare word is an argument with an empty value ("slowlog reset"). */
+        if (eq)
+            *eq = '\0';
         a->name[a->n] = t;
-        a->value[a->n] = eq + 1;
+        a->value[a->n] = eq ? eq + 1 : "";
         a->n++;
     }
     return cmd;
+}
+
+static struct client *client_of(int fd)
+{
+    for (int i = 0; i < ADMIN_MAX_CLIENTS; i++)
+        if (clients[i].fd == fd)
+            return &clients[i];
+    return NULL;
+}
+
+/* `watch KIND[,KIND]`: the client becomes a watcher; the admin loop sends
+ * its events every 100 ms until the client sends any line. */
+static bool start_watch(int fd, const struct admin_args *a)
+{
+    unsigned kinds = 0;
+    char list[256] = "";
+    if (a->n == 1 && !a->value[0][0])
+        snprintf(list, sizeof(list), "%s", a->name[0]);
+    char *save = NULL;
+    for (char *k = strtok_r(list, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+        enum hist_kind hk;
+        if (strcmp(k, "all") == 0)
+            kinds |= (1u << HK__COUNT) - 1;
+        else if (history_kind_lookup(k, &hk))
+            kinds |= 1u << hk;
+        else
+            kinds = 0, k = NULL;
+        if (!k)
+            break;
+    }
+    if (!kinds)
+        return send_error(fd, "watch", ERR_ADMIN_BAD_ARGUMENT,
+                          "watch takes KIND[,KIND...]: eviction expiration error flush conn reject pagemove all");
+    struct client *c = client_of(fd);
+    int id = c ? history_watch_open(kinds) : -1;
+    if (id < 0)
+        return send_error(fd, "watch", ERR_ADMIN_TOO_MANY_CLIENTS, "too many watchers");
+    c->watch = id;
+    c->lost = 0;
+    json_t *head = envelope("watch");
+    json_object_set_new(head, "stream", json_true());
+    return send_json(fd, head);
+}
+
+static void stop_watch(struct client *c)
+{
+    if (c->watch < 0)
+        return;
+    history_watch_close(c->watch);
+    c->watch = -1;
+}
+
+/* Sends a watcher what its queue holds; a client too slow to take it loses
+ * events (counted and told), it never blocks the admin thread. */
+static void pump_watch(struct client *c)
+{
+    enum { BATCH = 512 };
+    static struct hist_event ev[BATCH];
+    uint64_t lost;
+    size_t n = history_watch_drain(c->watch, ev, BATCH, &lost);
+    c->lost += lost;
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = history_event_json(&ev[i]);
+        char *txt = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        if (!txt)
+            continue;
+        size_t len = strlen(txt);
+        txt[len] = '\n';
+        ssize_t w = send(c->fd, txt, len + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        free(txt);
+        if (w != (ssize_t)len + 1) {
+            if (w >= 0) {
+                /* a partial line cannot be taken back: end the watch */
+                stop_watch(c);
+                return;
+            }
+            c->lost += n - i;
+            break;
+        }
+    }
+    if (c->lost) {
+        char line[96];
+        int len = snprintf(line, sizeof(line), "{\"lost\":%llu}\n", (unsigned long long)c->lost);
+        if (send(c->fd, line, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT) == len)
+            c->lost = 0;
+    }
 }
 
 /* Serves one request line; false when the connection should close. */
@@ -369,7 +476,25 @@ static bool handle(int fd, char *line)
             return false;
         if (bad || (c->build && a.n > 0))
             return send_error(fd, cmd, ERR_ADMIN_BAD_ARGUMENT, c->args[0] ? c->args : "takes no arguments");
+        if (c->run) {
+            const char *why = "bad arguments";
+            json_t *d = c->run(&a, &why);
+            return d ? send_data(fd, cmd, d) : send_error(fd, cmd, ERR_ADMIN_BAD_ARGUMENT, why);
+        }
+        if (strcmp(cmd, "watch") == 0)
+            return start_watch(fd, &a);
+        if (strcmp(cmd, "metrics") == 0) {
+            size_t len;
+            char *txt = metrics_text(&len);
+            bool ok = txt && send_all(fd, txt, len) && send_all(fd, "# EOF\n", 6);
+            free(txt);
+            return ok;
+        }
         if (!c->build) {
+            for (int k = 0; k < a.n; k++) {
+                if (!a.value[k][0])     /* items takes NAME=VALUE only */
+                    return send_error(fd, cmd, ERR_ADMIN_BAD_ARGUMENT, c->args);
+            }
             cmd_items(fd, &a);
             return true;
         }
@@ -380,8 +505,11 @@ static bool handle(int fd, char *line)
 
 /* --- the thread --------------------------------------------------------- */
 
+static void stop_watch(struct client *c);
+
 static void client_close(struct client *c)
 {
+    stop_watch(c);
     close(c->fd);
     c->fd = -1;
     c->len = 0;
@@ -401,6 +529,7 @@ static void client_accept(int lfd)
         if (clients[i].fd < 0) {
             clients[i].fd = fd;
             clients[i].len = 0;
+            clients[i].watch = -1;
             return;
         }
     }
@@ -418,6 +547,18 @@ static void client_read(struct client *c)
     c->len += (size_t)n;
     char *nl;
     while (c->fd >= 0 && (nl = memchr(c->buf, '\n', c->len)) != NULL) {
+        if (c->watch >= 0) {
+            /* any line ends a watch */
+            pump_watch(c);
+            stop_watch(c);
+            json_t *end = envelope("watch");
+            json_object_set_new(end, "stopped", json_true());
+            send_json(c->fd, end);
+            size_t used = (size_t)(nl - c->buf) + 1;
+            memmove(c->buf, c->buf + used, c->len - used);
+            c->len -= used;
+            continue;
+        }
         *nl = '\0';
         if (nl > c->buf && nl[-1] == '\r')
             nl[-1] = '\0';
@@ -439,6 +580,8 @@ static void *admin_main(void *arg)
     (void)arg;
     err_thread_register();
     stats_thread_register();
+    history_thread_register("admin");
+    struct live *live = live_register("admin", 0);
     for (;;) {
         struct pollfd pf[3 + ADMIN_MAX_CLIENTS];
         int n = 0;
@@ -449,7 +592,11 @@ static void *admin_main(void *arg)
         int first_client = n;
         for (int i = 0; i < ADMIN_MAX_CLIENTS; i++)
             pf[n++] = (struct pollfd){ .fd = clients[i].fd, .events = POLLIN };
-        if (poll(pf, (nfds_t)n, -1) < 0) {
+        live_beat(live, "waiting for requests");
+        bool watching = false;
+        for (int i = 0; i < ADMIN_MAX_CLIENTS; i++)
+            watching |= clients[i].fd >= 0 && clients[i].watch >= 0;
+        if (poll(pf, (nfds_t)n, watching ? 100 : 1000) < 0) {
             if (errno == EINTR)
                 continue;
             break;
@@ -462,6 +609,9 @@ static void *admin_main(void *arg)
         for (int i = 0; i < ADMIN_MAX_CLIENTS; i++)
             if (clients[i].fd >= 0 && pf[first_client + i].revents)
                 client_read(&clients[i]);
+        for (int i = 0; i < ADMIN_MAX_CLIENTS; i++)
+            if (clients[i].fd >= 0 && clients[i].watch >= 0)
+                pump_watch(&clients[i]);
     }
     for (int i = 0; i < ADMIN_MAX_CLIENTS; i++)
         if (clients[i].fd >= 0)
@@ -529,8 +679,10 @@ static int open_tcp(int port)
 
 int admin_start(void)
 {
-    for (int i = 0; i < ADMIN_MAX_CLIENTS; i++)
+    for (int i = 0; i < ADMIN_MAX_CLIENTS; i++) {
         clients[i].fd = -1;
+        clients[i].watch = -1;
+    }
     const char *path = settings.admin_socket;
     if (path && strcmp(path, "off") == 0)
         path = NULL;

@@ -15,6 +15,8 @@
 #include "../mcd/conn.h"
 #include "../mcd/engine.h"
 #include "../mcd/errors.h"
+#include "../mcd/hold.h"
+#include "../mcd/live.h"
 #include "../mcd/prefix.h"
 #include "../mcd/settings.h"
 #include "../mcd/stats.h"
@@ -316,22 +318,44 @@ static void count_conns(struct thread *t, void *arg)
     *(uint64_t *)arg = t->nconns;
 }
 
+/* A thread busy on one event this long, or whose loop has not turned for
+ * this long, is reported stuck. */
+#define STUCK_BUSY_SECS 2
+#define STUCK_BEAT_SECS 3
+
 json_t *dump_threads(void)
 {
-    json_t *arr = json_array();
+    struct live slots[LIVE_MAX];
+    int n = live_list(slots, LIVE_MAX);
     rel_time_t now = clock_now();
-    for (int i = 0; i < nthreads; i++) {
-        uint64_t n = 0;
-        bool ok = thread_call(&threads[i], count_conns, &n, CALL_TIMEOUT_MS);
-        if (!ok)
-            err_raise(ERR_ADMIN_THREAD_TIMEOUT, 0);
-        rel_time_t hb = __atomic_load_n(&threads[i].heartbeat, __ATOMIC_RELAXED);
-        json_array_append_new(arr, json_pack("{s:i, s:I, s:I, s:b}",
-            "index", i, "connections", (json_int_t)n,
-            "heartbeat_age_secs", (json_int_t)(now > hb ? now - hb : 0),
-            "responsive", ok));
+    json_t *arr = json_array();
+    int stuck_count = 0;
+    for (int i = 0; i < n; i++) {
+        struct live *l = &slots[i];
+        uint32_t beat_age = now > l->beat ? now - l->beat : 0;
+        uint32_t busy = l->busy_since && now > l->busy_since ? now - l->busy_since : 0;
+        bool stuck = busy >= STUCK_BUSY_SECS || beat_age >= STUCK_BEAT_SECS;
+        json_t *o = json_pack("{s:s, s:i, s:i, s:s, s:I, s:I, s:I, s:s, s:f, s:b}",
+            "name", l->name, "index", l->index, "tid", (int)l->tid,
+            "state", l->state ? l->state : "",
+            "heartbeat_age_secs", (json_int_t)beat_age,
+            "busy_secs", (json_int_t)busy,
+            "conn_id", (json_int_t)(l->busy_since ? l->conn_id : 0),
+            "command", l->busy_since && l->cmd ? l->cmd : "",
+            "cpu_secs", live_cpu_secs(l->tid),
+            "stuck", stuck);
+        if (strcmp(l->name, "worker") == 0 && l->index < nthreads) {
+            uint64_t conns = 0;
+            bool ok = !stuck && thread_call(&threads[l->index], count_conns, &conns, CALL_TIMEOUT_MS);
+            if (!ok && !stuck)
+                err_raise(ERR_ADMIN_THREAD_TIMEOUT, 0);
+            json_object_set_new(o, "connections", json_integer((json_int_t)conns));
+            json_object_set_new(o, "responsive", json_boolean(ok));
+        }
+        stuck_count += stuck;
+        json_array_append_new(arr, o);
     }
-    return json_pack("{s:o}", "threads", arr);
+    return json_pack("{s:o, s:i}", "threads", arr, "stuck", stuck_count);
 }
 
 /* --- the hash table ------------------------------------------------------ */
@@ -362,9 +386,7 @@ json_t *dump_hash(void)
 /* --- locked items ------------------------------------------------------- */
 
 struct locked_walk {
-    json_t *conns;      /* from walk_conns, with holds */
     json_t *items;      /* result */
-    json_t *by_addr;    /* addr -> array of holders */
     rel_time_t now;
 };
 
@@ -385,15 +407,15 @@ static void locked_item(const struct engine_item_info *info, item *it, void *arg
     json_array_append_new(w->items, o);
 }
 
-json_t *dump_locked(void)
+/* Reads every connection's holds (on its own thread) and indexes them by
+ * item address into by_addr: addr -> [holder...]. */
+static json_t *collect_holds(json_t *by_addr)
 {
-    struct locked_walk w = { NULL, json_array(), json_object(), clock_now() };
     struct conn_walk cw = { json_array(), true };
     for (int i = 0; i < nthreads; i++) {
         if (!thread_call(&threads[i], walk_conns, &cw, CALL_TIMEOUT_MS))
             err_raise(ERR_ADMIN_THREAD_TIMEOUT, 0);
     }
-    /* Index every recorded hold by item address. */
     size_t ci;
     json_t *c;
     json_array_foreach(cw.arr, ci, c) {
@@ -403,10 +425,10 @@ json_t *dump_locked(void)
             char addr[32];
             snprintf(addr, sizeof(addr), "%lld",
                      (long long)json_integer_value(json_object_get(h, "addr")));
-            json_t *list = json_object_get(w.by_addr, addr);
+            json_t *list = json_object_get(by_addr, addr);
             if (!list) {
                 list = json_array();
-                json_object_set_new(w.by_addr, addr, list);
+                json_object_set_new(by_addr, addr, list);
             }
             json_array_append_new(list, json_pack("{s:O, s:O, s:O, s:O, s:O, s:O}",
                 "conn_id", json_object_get(c, "id"),
@@ -417,13 +439,73 @@ json_t *dump_locked(void)
                 "site", json_object_get(h, "site")));
         }
     }
+    return cw.arr;
+}
+
+struct takes_copy {
+    json_t *by_addr;    /* addr -> [take...] newest first */
+};
+
+static void copy_takes(struct thread *t, void *arg)
+{
+    struct takes_copy *tc = arg;
+    struct take_ring *r = t->takes;
+    rel_time_t now = clock_now();
+    if (!r)
+        return;
+    unsigned n = r->next < HOLD_RING ? r->next : HOLD_RING;
+    for (unsigned i = 0; i < n; i++) {
+        const struct take *k = &r->t[(r->next - 1 - i) % HOLD_RING];
+        char addr[32];
+        snprintf(addr, sizeof(addr), "%lld", (long long)(uintptr_t)k->it);
+        json_t *list = json_object_get(tc->by_addr, addr);
+        if (!list) {
+            list = json_array();
+            json_object_set_new(tc->by_addr, addr, list);
+        }
+        if (json_array_size(list) < 4)
+            json_array_append_new(list, json_pack("{s:s, s:i, s:I}", "site", k->site,
+                                  "thread", t->index, "secs_ago", (json_int_t)(now - k->when)));
+    }
+}
+
+/* The holds of one address in the holds document, for unlinked items. */
+static json_t *find_hold(json_t *conns, const char *addr)
+{
+    size_t ci, hi;
+    json_t *c, *h;
+    json_array_foreach(conns, ci, c) {
+        json_array_foreach(json_object_get(c, "holds"), hi, h) {
+            char a[32];
+            snprintf(a, sizeof(a), "%lld",
+                     (long long)json_integer_value(json_object_get(h, "addr")));
+            if (strcmp(a, addr) == 0 && !json_is_true(json_object_get(h, "linked")))
+                return h;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Locked items: walk the table for items above resting, and explain each
+ * reference by the holds the connections recorded. Holds are read before
+ * and after the walk and the larger set explains, so a request that was in
+ * flight during the walk is not taken for a leak.
+ */
+json_t *dump_locked(void)
+{
+    struct locked_walk w = { json_array(), clock_now() };
+    json_t *before = json_object(), *after = json_object();
+    json_t *conns_before = collect_holds(before);
     uint64_t cursor = 0;
     do {
         cursor = engine->walk(cursor, locked_item, &w);
     } while (cursor != 0);
+    json_t *conns_after = collect_holds(after);
+    struct takes_copy tc = { json_object() };
+    for (int i = 0; i < nthreads; i++)
+        thread_call(&threads[i], copy_takes, &tc, CALL_TIMEOUT_MS);
 
-    /* Explain each locked item by its holds; what no hold explains is a
-     * suspected leak. Held items no longer linked are listed too. */
     uint64_t leaks = 0;
     size_t ii;
     json_t *it;
@@ -431,42 +513,33 @@ json_t *dump_locked(void)
         char addr[32];
         snprintf(addr, sizeof(addr), "%lld",
                  (long long)json_integer_value(json_object_get(it, "addr")));
-        json_t *holders = json_object_get(w.by_addr, addr);
+        json_t *hb = json_object_get(before, addr), *ha = json_object_get(after, addr);
+        json_t *holders = json_array_size(ha) >= json_array_size(hb) ? ha : hb;
         size_t explained = holders ? json_array_size(holders) : 0;
         json_int_t extra = json_integer_value(json_object_get(it, "refcount")) - 1;
         json_int_t unexplained = extra > (json_int_t)explained ? extra - (json_int_t)explained : 0;
         json_object_set_new(it, "holders", holders ? json_incref(holders) : json_array());
         json_object_set_new(it, "unexplained", json_integer(unexplained));
         json_object_set_new(it, "suspected_leak", json_boolean(unexplained > 0));
+        json_t *takes = unexplained ? json_object_get(tc.by_addr, addr) : NULL;
+        json_object_set_new(it, "recent_takes", takes ? json_incref(takes) : json_array());
         leaks += unexplained > 0;
-        json_object_del(w.by_addr, addr);
+        json_object_del(before, addr);
+        json_object_del(after, addr);
     }
+    /* Held items no longer in the table (replaced or deleted while being
+     * sent): the holds explain them completely. */
     const char *addr;
     json_t *holders;
-    json_object_foreach(w.by_addr, addr, holders) {
-        /* A held item that is no longer in the table (replaced or deleted
-         * while being sent): the holds explain it completely. */
-        json_t *first = NULL;
-        json_array_foreach(cw.arr, ci, c) {
-            size_t hi;
-            json_t *h;
-            json_array_foreach(json_object_get(c, "holds"), hi, h) {
-                char a[32];
-                snprintf(a, sizeof(a), "%lld",
-                         (long long)json_integer_value(json_object_get(h, "addr")));
-                if (!first && strcmp(a, addr) == 0 &&
-                    !json_is_true(json_object_get(h, "linked")))
-                    first = h;
-            }
-        }
-        if (!first)
-            continue;   /* linked and resting by now: nothing to show */
+    json_object_foreach(after, addr, holders) {
+        json_t *h = find_hold(conns_after, addr);
+        if (!h)
+            continue;   /* linked and at rest again by now */
         json_t *o = json_object();
-        json_t *k = json_object_get(first, "key");
-        json_object_set(o, k ? "key" : "key_base64",
-                        k ? k : json_object_get(first, "key_base64"));
+        json_t *k = json_object_get(h, "key");
+        json_object_set(o, k ? "key" : "key_base64", k ? k : json_object_get(h, "key_base64"));
         json_object_set_new(o, "class", json_integer(0));
-        json_object_set(o, "refcount", json_object_get(first, "refcount"));
+        json_object_set(o, "refcount", json_object_get(h, "refcount"));
         json_object_set_new(o, "resting", json_integer(0));
         json_object_set_new(o, "linked", json_false());
         json_object_set_new(o, "age_secs", json_integer(0));
@@ -474,10 +547,14 @@ json_t *dump_locked(void)
         json_object_set(o, "holders", holders);
         json_object_set_new(o, "unexplained", json_integer(0));
         json_object_set_new(o, "suspected_leak", json_false());
+        json_object_set_new(o, "recent_takes", json_array());
         json_array_append_new(w.items, o);
     }
-    json_decref(w.by_addr);
-    json_decref(cw.arr);
+    json_decref(tc.by_addr);
+    json_decref(before);
+    json_decref(after);
+    json_decref(conns_before);
+    json_decref(conns_after);
     return json_pack("{s:o, s:I}", "items", w.items, "suspected_leaks", (json_int_t)leaks);
 }
 

@@ -35,9 +35,25 @@ json_t *dump_threads(void);
 json_t *dump_hash(void);
 json_t *dump_locked(void);
 json_t *dump_prefixes(void);
+json_t *dump_latency(void);
+json_t *dump_commands(void);
+/* Commands with arguments: NULL with *why set when the arguments are bad. */
+json_t *run_slowlog(const struct admin_args *a, const char **why);
+json_t *run_set(const struct admin_args *a, const char **why);
+json_t *run_history(const struct admin_args *a, const char **why);
+struct hist_event;
+json_t *history_event_json(const struct hist_event *e);
+json_t *dump_history_recent(void);
+json_t *dump_memory(void);
 /* A key as JSON: {"key": "..."} or {"key_base64": "..."} when not UTF-8. */
 void dump_put_key(json_t *obj, const char *key, size_t nkey);
 char *dump_base64(const void *data, size_t len);
+
+/* Prometheus text of every metric (malloc'd; NULL when out of memory). */
+char *metrics_text(size_t *len);
+/* The optional HTTP endpoint (-o metrics_listen). */
+int metrics_http_start(void);
+void metrics_http_stop(void);
 
 /* The server's identity, carried by every reply. */
 json_t *admin_identity(void);

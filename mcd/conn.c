@@ -16,6 +16,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "crash.h"
+#include "history.h"
+#include "live.h"
 #include "proto.h"
 #include "settings.h"
 #include "stats.h"
@@ -34,10 +37,34 @@ struct wblock {
 };
 
 static uint64_t next_conn_id;   /* atomic */
+
+/* Connection memory accounting: the owner thread's running total. */
+static void mem_adj(struct thread *t, int64_t delta)
+{
+    t->buf_bytes += (uint64_t)delta;
+    if (t->buf_bytes > t->buf_hwm)
+        t->buf_hwm = t->buf_bytes;
+}
 static uint64_t curr_conns;     /* atomic gauge */
 static uint64_t total_conns;    /* atomic counter */
 
 void conn_setup(void) {}
+
+size_t conn_block_size(void)
+{
+    return WBLOCK_SIZE;
+}
+
+/* Bytes held by one connection: its structure, read buffer, response
+ * blocks and arrays. */
+size_t conn_memory(const struct conn *c)
+{
+    size_t n = sizeof(*c) + c->rsize + (size_t)c->iovcap * sizeof(struct iovec) +
+               (size_t)c->heldcap * sizeof(struct hold);
+    for (const struct wblock *b = c->wb_head; b; b = b->next)
+        n += sizeof(*b) + b->size;
+    return n;
+}
 
 void conn_thread_teardown(struct thread *t)
 {
@@ -81,6 +108,42 @@ void conn_set_state(struct conn *c, enum conn_state s)
     __atomic_store_n(&c->state, s, __ATOMIC_RELAXED);
 }
 
+void conn_closing(struct conn *c, const char *why)
+{
+    if (!c->close_reason)
+        c->close_reason = why;
+    conn_set_state(c, CONN_CLOSING);
+}
+
+void conn_close_after_write(struct conn *c, const char *why)
+{
+    if (!c->close_reason)
+        c->close_reason = why;
+    c->after_write = CONN_CLOSING;
+    conn_set_state(c, CONN_WRITE);
+}
+
+void conn_cmd_begin(struct conn *c, enum cmd_id id, const char *key, size_t nkey)
+{
+    c->cmd = id;
+    c->outcome = OUT_OK;
+    c->cmd_key = key;
+    c->cmd_nkey = (uint8_t)(nkey > 250 ? 250 : nkey);
+    c->cur_cmd = cmd_name(id);
+    live_cmd(c->thr->live, c->cur_cmd);
+    crash_note(c->cur_cmd, key, c->cmd_nkey);
+    c->t_start = now_ns();
+}
+
+void conn_cmd_end(struct conn *c)
+{
+    uint64_t ns = now_ns() - c->t_start;
+    latency_record(c->cmd, ns, c->outcome);
+    if (ns / 1000 >= __atomic_load_n(&slowlog_usec, __ATOMIC_RELAXED))
+        slowlog_add(c->cmd, ns, c->cmd_key, c->cmd_key ? c->cmd_nkey : 0, c->id, c->peer);
+    c->cmd_key = NULL;
+}
+
 /* --- response chain ------------------------------------------------------ */
 
 static struct wblock *wblock_get(struct conn *c, size_t need)
@@ -98,6 +161,7 @@ static struct wblock *wblock_get(struct conn *c, size_t need)
             return NULL;
         b->size = size;
     }
+    mem_adj(t, (int64_t)b->size);
     b->next = NULL;
     b->used = 0;
     return b;
@@ -109,6 +173,7 @@ static void wblocks_release(struct conn *c)
     struct wblock *b = c->wb_head;
     while (b) {
         struct wblock *next = b->next;
+        mem_adj(t, -(int64_t)b->size);
         if (b->size == WBLOCK_SIZE && t->nfree_blocks < WBLOCK_KEEP) {
             b->next = t->free_blocks;
             t->free_blocks = b;
@@ -136,6 +201,8 @@ static bool iov_room(struct conn *c)
 
 static bool add_iov(struct conn *c, const char *p, size_t n)
 {
+    if (n == 0)
+        return true;    /* an empty iovec would make sendmsg return 0 forever */
     if (c->iovcnt > c->iovsent) {
         struct iovec *last = &c->iov[c->iovcnt - 1];
         if ((const char *)last->iov_base + last->iov_len == p) {
@@ -146,7 +213,7 @@ static bool add_iov(struct conn *c, const char *p, size_t n)
     }
     if (!iov_room(c)) {
         err_raise(ERR_WBUF_MALLOC, c->id);
-        conn_set_state(c, CONN_CLOSING);
+        conn_closing(c, "out of memory for the response");
         return false;
     }
     c->iov[c->iovcnt].iov_base = (void *)p;
@@ -164,7 +231,7 @@ char *conn_reserve(struct conn *c, size_t n)
     b = wblock_get(c, n);
     if (!b) {
         err_raise(ERR_WBUF_MALLOC, c->id);
-        conn_set_state(c, CONN_CLOSING);
+        conn_closing(c, "out of memory for the response");
         return NULL;
     }
     if (c->wb_tail)
@@ -211,7 +278,7 @@ bool conn_add_item_at(struct conn *c, item *it, const char *p, size_t n,
         if (!h) {
             err_raise(ERR_WBUF_MALLOC, c->id);
             engine->release(it);
-            conn_set_state(c, CONN_CLOSING);
+            conn_closing(c, "out of memory for the response");
             return false;
         }
         c->held = h;
@@ -230,6 +297,7 @@ void conn_error_ctx(struct conn *c, enum err_site e, struct err_ctx *ctx)
     const char *line = err_line(e, &len);
     ctx->conn_id = c->id;
     err_raise_ctx(e, ctx);
+    c->outcome = err_info(e)->cls == R_SERVER ? OUT_FAILED : OUT_REJECTED;
     /* noreply silences the client's own mistakes, as in memcached; the
      * server's failures (SERVER_ERROR) are always told. */
     if (c->noreply && err_info(e)->cls != R_SERVER)
@@ -274,6 +342,8 @@ static enum write_result conn_flush(struct conn *c)
             if (errno == EINTR)
                 continue;
             err_raise(ERR_CONN_WRITE, c->id);
+            if (!c->close_reason)
+                c->close_reason = "write error";
             return WRITE_ERROR;
         }
         __atomic_store_n(&c->bytes_out, c->bytes_out + (uint64_t)n, __ATOMIC_RELAXED);
@@ -324,6 +394,7 @@ struct conn *conn_new(int fd, struct thread *thr, bool is_unix)
     }
     c->fd = fd;
     c->id = __atomic_add_fetch(&next_conn_id, 1, __ATOMIC_RELAXED);
+    mem_adj(thr, RBUF_INIT);
     c->thr = thr;
     c->rsize = RBUF_INIT;
     c->is_unix = is_unix;
@@ -347,10 +418,14 @@ struct conn *conn_new(int fd, struct thread *thr, bool is_unix)
                  "tcp6:[%s]:%s" : "tcp:%s:%s", host, port);
     }
     if (!conn_want(c, EV_READ)) {
+        mem_adj(thr, -RBUF_INIT);
         free(c->rbuf);
         free(c);
         return NULL;
     }
+    struct hist_event ev = { .kind = HK_conn, .what = "open", .clsid = -1, .conn_id = c->id };
+    snprintf(ev.peer, sizeof(ev.peer), "%s", c->peer);
+    history_add(&ev);
     pthread_mutex_lock(&thr->lock);
     c->next = thr->conns;
     if (thr->conns)
@@ -364,6 +439,13 @@ struct conn *conn_new(int fd, struct thread *thr, bool is_unix)
 void conn_close(struct conn *c)
 {
     struct thread *t = c->thr;
+    struct hist_event ev = {
+        .kind = HK_conn, .what = c->close_reason ? c->close_reason : "closed",
+        .clsid = -1, .conn_id = c->id, .size = c->bytes_in + c->bytes_out,
+        .age = (uint32_t)(time(NULL) - c->created),
+    };
+    snprintf(ev.peer, sizeof(ev.peer), "%s", c->peer);
+    history_add(&ev);
     if (c->ev_flags)
         event_del(&c->ev);
     pthread_mutex_lock(&t->lock);
@@ -379,6 +461,7 @@ void conn_close(struct conn *c)
         engine->release(c->nr_item);
     out_reset(c);
     close(c->fd);
+    mem_adj(t, -(int64_t)c->rsize);
     free(c->rbuf);
     free(c->iov);
     free(c->held);
@@ -401,11 +484,11 @@ static enum read_result conn_read(struct conn *c)
             char *n = err_inject(ERR_RBUF_MALLOC) ? NULL : realloc(c->rbuf, c->rsize * 2);
             if (!n) {
                 conn_error(c, ERR_RBUF_MALLOC);
-                c->after_write = CONN_CLOSING;
-                conn_set_state(c, CONN_WRITE);
+                conn_close_after_write(c, "out of memory for the request");
                 return READ_NONE;
             }
             c->rbuf = n;
+            mem_adj(c->thr, (int64_t)c->rsize);
             c->rsize *= 2;
         }
     }
@@ -419,11 +502,14 @@ static enum read_result conn_read(struct conn *c)
         STAT_ADD(bytes_read, (uint64_t)n);
         return READ_DATA;
     }
-    if (n == 0)
+    if (n == 0) {
+        c->close_reason = c->close_reason ? c->close_reason : "client closed";
         return READ_ERROR;
+    }
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
         return READ_NONE;
     err_raise(ERR_CONN_READ, c->id);
+    c->close_reason = c->close_reason ? c->close_reason : "read error";
     return READ_ERROR;
 }
 
@@ -434,6 +520,7 @@ static void conn_shrink(struct conn *c)
         char *n = malloc(RBUF_INIT);
         if (n) {
             free(c->rbuf);
+            mem_adj(c->thr, -(int64_t)(c->rsize - RBUF_INIT));
             c->rbuf = n;
             c->rsize = RBUF_INIT;
             c->rpos = 0;
@@ -454,12 +541,21 @@ static bool try_command(struct conn *c)
     return proto_text_try_command(c);
 }
 
+/* The value is whole: the command's service time starts now. The item is
+ * held across the call so the slow log can still read its key. */
 static void complete_nread(struct conn *c)
 {
+    item *it = c->nr_item;
+    engine->hold(it);
+    c->cmd_key = item_key(it);
+    c->cmd_nkey = it->nkey;
+    c->t_start = now_ns();
     if (c->proto == CP_BINARY && proto_bin_complete_nread)
         proto_bin_complete_nread(c);
     else
         proto_text_complete_nread(c);
+    conn_cmd_end(c);
+    engine->release(it);
 }
 
 /* Move buffered bytes into the value being read; true when it is whole. */
@@ -496,7 +592,7 @@ static bool wait_for_input(struct conn *c, enum conn_state resume)
         return false;
     }
     if (!conn_want(c, EV_READ)) {
-        conn_set_state(c, CONN_CLOSING);
+        conn_closing(c, "event registration failed");
         return false;
     }
     conn_set_state(c, resume);
@@ -518,12 +614,12 @@ static void conn_drive(struct conn *c)
                     break;
                 conn_shrink(c);
                 if (!conn_want(c, EV_READ))
-                    conn_set_state(c, CONN_CLOSING);
+                    conn_closing(c, "event registration failed");
                 else
                     return;
                 break;
             case READ_ERROR:
-                conn_set_state(c, CONN_CLOSING);
+                conn_closing(c, "closed");
                 break;
             }
             break;
@@ -533,7 +629,7 @@ static void conn_drive(struct conn *c)
                 /* Let other connections run; come back when writable. */
                 STAT_INCR(conn_yields);
                 if (!conn_want(c, EV_WRITE))
-                    conn_set_state(c, CONN_CLOSING);
+                    conn_closing(c, "event registration failed");
                 else
                     return;
                 break;
@@ -571,7 +667,7 @@ static void conn_drive(struct conn *c)
                 if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
                     if (n < 0)
                         err_raise(ERR_CONN_READ, c->id);
-                    conn_set_state(c, CONN_CLOSING);
+                    conn_closing(c, n == 0 ? "client closed mid-value" : "read error");
                     break;
                 }
                 if (wait_for_input(c, CONN_NREAD))
@@ -592,7 +688,7 @@ static void conn_drive(struct conn *c)
                     return;
                 break;
             case READ_ERROR:
-                conn_set_state(c, CONN_CLOSING);
+                conn_closing(c, "closed");
                 break;
             }
             break;
@@ -605,12 +701,12 @@ static void conn_drive(struct conn *c)
                 break;
             case WRITE_BLOCKED:
                 if (!conn_want(c, EV_WRITE))
-                    conn_set_state(c, CONN_CLOSING);
+                    conn_closing(c, "event registration failed");
                 else
                     return;
                 break;
             case WRITE_ERROR:
-                conn_set_state(c, CONN_CLOSING);
+                conn_closing(c, "closed");
                 break;
             }
             break;
@@ -625,7 +721,12 @@ static void conn_drive(struct conn *c)
 void conn_event(evutil_socket_t fd, short which, void *arg)
 {
     struct conn *c = arg;
+    struct live *l = c->thr->live;
     (void)fd;
     (void)which;
-    conn_drive(c);
+    if (l)
+        live_busy(l, c->id);
+    conn_drive(c);      /* may free c */
+    if (l)
+        live_idle(l);
 }

@@ -16,6 +16,7 @@
 
 #include "engine.h"
 #include "errors.h"
+#include "latency.h"
 
 enum conn_state {
     CONN_READ,      /* waiting for bytes of a new command */
@@ -53,7 +54,13 @@ struct conn {
     time_t created;
     rel_time_t last_cmd;        /* atomic */
     uint64_t bytes_in, bytes_out;   /* atomic */
-    const char *cur_cmd;        /* static name of the command being served */
+    const char *cur_cmd;        /* name of the last command served */
+    /* the command being timed (see latency.h) */
+    uint64_t t_start;
+    enum cmd_id cmd;
+    enum cmd_outcome outcome;
+    const char *cmd_key;        /* valid until conn_cmd_end() */
+    uint8_t cmd_nkey;
 
     /* read buffer: valid bytes are rbuf[rpos .. rpos + rbytes) */
     char *rbuf;
@@ -79,6 +86,8 @@ struct conn {
     struct wblock *wb_head, *wb_tail;
     size_t out_pending;
 
+    const char *close_reason;   /* static text, set when closing starts */
+
     struct conn *next, *prev;   /* the thread's list; thread lock */
 };
 
@@ -101,6 +110,15 @@ void conn_error(struct conn *c, enum err_site e);
 void conn_error_ctx(struct conn *c, enum err_site e, struct err_ctx *ctx);
 
 void conn_set_state(struct conn *c, enum conn_state s);
+/* Start closing, remembering why (the first reason given wins). */
+void conn_closing(struct conn *c, const char *why);
+/* Send what is queued, then close for this reason. */
+void conn_close_after_write(struct conn *c, const char *why);
+
+/* Time a command: begin when it is whole in memory, end when its reply is
+ * queued. The key (may be NULL) must stay valid until the end. */
+void conn_cmd_begin(struct conn *c, enum cmd_id id, const char *key, size_t nkey);
+void conn_cmd_end(struct conn *c);
 const char *conn_state_name(enum conn_state s);
 
 /* Owner thread only. */
@@ -108,6 +126,9 @@ struct conn *conn_new(int fd, struct thread *thr, bool is_unix);
 void conn_close(struct conn *c);
 void conn_event(evutil_socket_t fd, short which, void *arg);
 void conn_setup(void);
+/* Memory accounting: one connection's bytes; the pooled block size. */
+size_t conn_memory(const struct conn *c);
+size_t conn_block_size(void);
 /* Frees a stopping thread's pooled response blocks. */
 void conn_thread_teardown(struct thread *t);
 

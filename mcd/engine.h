@@ -199,7 +199,8 @@ struct engine {
      * valid across hash table growth: every item present for the whole
      * walk is visited at least once (rarely twice). */
     uint64_t (*walk)(uint64_t cursor, engine_walk_fn fn, void *ctx);
-    /* Take one more reference; only inside a walk callback. */
+    /* Take one more reference on an item: inside a walk callback, or on an
+     * item the caller already holds a reference to. */
     void (*hold)(item *it);
     /* Hash table shape: buckets, power, expanding, and a histogram of chain
      * lengths (hist[i] = buckets with i items, the last slot counts longer). */

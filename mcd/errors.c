@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "history.h"
 #include "util.h"
 
 static const struct err_info table[ERR__COUNT] = {
@@ -129,6 +130,11 @@ void err_raise_ctx(enum err_site e, const struct err_ctx *ctx)
     s->last = now;
     s->ctx = *ctx;
     pthread_mutex_unlock(&t->lock);
+    struct hist_event ev = {
+        .kind = HK_error, .what = table[e].name, .code = table[e].code,
+        .clsid = ctx->clsid, .conn_id = ctx->conn_id, .size = ctx->size,
+    };
+    history_add(&ev);
 }
 
 void err_read(enum err_site e, struct err_count *out)
@@ -160,6 +166,14 @@ uint64_t err_total(enum err_site e)
     return c.count;
 }
 
+uint64_t err_total_unlocked(enum err_site e)
+{
+    uint64_t n = 0;
+    for (struct err_thread *t = threads; t; t = t->next)
+        n += __atomic_load_n(&t->slots[e].count, __ATOMIC_RELAXED);
+    return n;
+}
+
 bool err_lookup(const char *name, enum err_site *out)
 {
     for (int i = 0; i < ERR__COUNT; i++) {
@@ -177,7 +191,7 @@ bool err_lookup(const char *name, enum err_site *out)
 bool err_fault_config(const char *spec, char *why, size_t whylen)
 {
     char name[64];
-    unsigned every = 0, pct = 0;
+    uint32_t every = 0, pct = 0;
     const char *colon = strchr(spec, ':');
     if (!colon || (size_t)(colon - spec) >= sizeof(name)) {
         snprintf(why, whylen, "fault spec '%s' is not NAME:N[:PERCENT]", spec);
@@ -185,7 +199,13 @@ bool err_fault_config(const char *spec, char *why, size_t whylen)
     }
     memcpy(name, spec, (size_t)(colon - spec));
     name[colon - spec] = '\0';
-    if (sscanf(colon + 1, "%u:%u", &every, &pct) < 1 ||
+    /* Strict numbers: sscanf("%u") would take "-1" as 4294967295 and
+     * ignore trailing junk, silently arming a fault that never fires. */
+    const char *n = colon + 1;
+    const char *colon2 = strchr(n, ':');
+    size_t nlen = colon2 ? (size_t)(colon2 - n) : strlen(n);
+    if (!parse_u32(n, nlen, &every) ||
+        (colon2 && !parse_u32(colon2 + 1, strlen(colon2 + 1), &pct)) ||
         (every == 0 && (pct == 0 || pct > 100))) {
         snprintf(why, whylen, "fault spec '%s' needs N > 0, or 0:PERCENT", spec);
         return false;

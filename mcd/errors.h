@@ -60,6 +60,8 @@ static inline void err_raise(enum err_site e, uint64_t conn_id)
 
 void err_read(enum err_site e, struct err_count *out);
 uint64_t err_total(enum err_site e);
+/* The same without locks, for the crash handler only. */
+uint64_t err_total_unlocked(enum err_site e);
 
 /*
  * Fault injection. Off unless the server was started with

@@ -37,6 +37,13 @@ static struct listener listeners[MAX_LISTENERS];
 static int nlisteners;
 static struct event *resume_ev;
 static bool accepting = true;   /* main thread writes; stats read: atomic */
+static uint64_t disabled_usec;  /* atomic: total time accepting was paused */
+static struct timespec disabled_at;     /* main thread only */
+
+uint64_t listen_disabled_usec(void)
+{
+    return __atomic_load_n(&disabled_usec, __ATOMIC_RELAXED);
+}
 
 bool listen_accepting(void)
 {
@@ -52,6 +59,15 @@ static void set_accepting(bool on)
             event_add(listeners[i].ev, NULL);
         else
             event_del(listeners[i].ev);
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (on) {
+        uint64_t us = (uint64_t)(now.tv_sec - disabled_at.tv_sec) * 1000000u +
+                      (uint64_t)((now.tv_nsec - disabled_at.tv_nsec) / 1000);
+        __atomic_add_fetch(&disabled_usec, us, __ATOMIC_RELAXED);
+    } else {
+        disabled_at = now;
     }
     __atomic_store_n(&accepting, on, __ATOMIC_RELAXED);
 }
@@ -74,13 +90,13 @@ static void on_accept(evutil_socket_t lfd, short which, void *arg)
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                 return;
             if (errno == EMFILE || errno == ENFILE) {
-                err_raise(ERR_ACCEPT_EMFILE, 0);
+                err_raise(errno == EMFILE ? ERR_ACCEPT_EMFILE : ERR_ACCEPT_ENFILE, 0);
                 set_accepting(false);
                 struct timeval tv = { 0, 10 * 1000 };
                 evtimer_add(resume_ev, &tv);
                 return;
             }
-            err_raise(ERR_ACCEPT_FAILED, 0);
+            err_raise(errno == ENOMEM || errno == ENOBUFS ? ERR_ACCEPT_NOMEM : ERR_ACCEPT_FAILED, 0);
             return;
         }
         if (conn_curr() >= (uint64_t)settings.maxconns) {
@@ -223,7 +239,7 @@ static int listen_tcp(struct event_base *base, const char *spec)
             return -1;
         }
         opened++;
-        if (settings.verbose)
+        if (__atomic_load_n(&settings.verbose, __ATOMIC_RELAXED))
             fprintf(stderr, "mcd: listening on %s port %s\n", host[0] ? host : "*", port);
     }
     freeaddrinfo(res);

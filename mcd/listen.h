@@ -7,10 +7,13 @@
 
 #include <event2/event.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Opens every listener on base; prints why and returns -1 on failure. */
 int listen_setup(struct event_base *base);
 void listen_teardown(void);
 bool listen_accepting(void);
+/* Total microseconds accepting was paused for lack of descriptors. */
+uint64_t listen_disabled_usec(void);
 
 #endif /* MCD_LISTEN_H */

@@ -18,9 +18,12 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "crash.h"
 #include "engine.h"
 #include "errors.h"
+#include "history.h"
 #include "listen.h"
+#include "live.h"
 #include "../introspect/introspect.h"
 #include "prefix.h"
 #include "settings.h"
@@ -34,6 +37,7 @@ static void on_clock(evutil_socket_t fd, short which, void *arg)
     (void)which;
     (void)arg;
     clock_tick();
+    live_beat(live_self(), "accepting");
 }
 
 static void on_stop_signal(evutil_socket_t sig, short which, void *arg)
@@ -90,9 +94,11 @@ static void raise_limits(void)
             rl.rlim_cur = want;
             if (rl.rlim_max < want)
                 rl.rlim_max = want;
-            if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && settings.verbose)
-                fprintf(stderr, "mcd: warning: cannot raise the descriptor limit for -c %d\n",
-                        settings.maxconns);
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+                fprintf(stderr, "mcd: warning: the descriptor limit cannot be raised to %llu for -c %d\n",
+                        (unsigned long long)want, settings.maxconns);
+                err_raise(ERR_NOFILE_BELOW_MAXCONNS, 0);
+            }
         }
     }
 }
@@ -106,6 +112,7 @@ int main(int argc, char **argv)
         return rc;
 
     signal(SIGPIPE, SIG_IGN);
+    clock_setup();
     raise_limits();
     if (drop_privileges() != 0)
         return EX_OSERR;
@@ -136,9 +143,18 @@ int main(int argc, char **argv)
             snprintf(admin_path, sizeof(admin_path), "/tmp/mcd.pid%ld.admin", (long)getpid());
         settings.admin_socket = admin_path;
     }
-    clock_setup();
+    static char crash_path[512];
+    if (!settings.crash_file) {
+        if (settings.socketpath)
+            snprintf(crash_path, sizeof(crash_path), "%s.crash", settings.socketpath);
+        else
+            snprintf(crash_path, sizeof(crash_path), "/tmp/mcd.%d.crash", settings.port);
+        settings.crash_file = crash_path;
+    }
     err_thread_register();
     stats_thread_register();
+    history_thread_register("main");
+    live_register("main", 0);
     prefix_enabled = settings.detail_enabled;
 
     char why[512];
@@ -177,7 +193,9 @@ int main(int argc, char **argv)
         return EX_OSERR;
     }
     engine->start();
-    if (admin_start() != 0 || listen_setup(base) != 0) {
+    crash_setup(settings.crash_file);
+    if (admin_start() != 0 || metrics_http_start() != 0 || listen_setup(base) != 0) {
+        metrics_http_stop();
         admin_stop();
         threads_stop();
         engine->stop();
@@ -186,6 +204,7 @@ int main(int argc, char **argv)
 
     event_base_dispatch(base);
 
+    metrics_http_stop();
     admin_stop();
     listen_teardown();
     threads_stop();

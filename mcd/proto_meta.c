@@ -13,6 +13,7 @@
  * Quiet mode (q) drops the replies a pipelining client does not need: EN
  * for mg, HD for ms, md and ma. Errors are always answered.
  */
+#include "hold.h"
 #include "proto_meta.h"
 
 #include <stdio.h>
@@ -342,6 +343,7 @@ static void meta_get(struct conn *c, struct meta_req *r)
         .recache = r->recache, .recache_before = clock_realtime(r->recache_ttl),
     };
     item *it = engine->meta_get(r->key, r->nkey, &o, &info, &e);
+    hold_note(it);
 
     STAT_INCR(cmd_get);
     if (r->has_ttl) {
@@ -455,6 +457,7 @@ static void meta_set(struct conn *c, struct meta_req *r, const struct token *t,
         STAT_INCR(store_too_large);
         goto refuse;
     }
+    text_note_exptime(r->has_ttl ? r->ttl : 0);
     item *it = engine->alloc(r->key, r->nkey, r->client_flags,
                              r->has_ttl ? clock_realtime(r->ttl) : 0,
                              (uint32_t)vlen + 2, &e);
@@ -665,6 +668,7 @@ static void meta_debug(struct conn *c, struct meta_req *r)
     enum err_site e = ERR_META_VIVIFY_NO_MEMORY;
     struct meta_get_opts o = { .bump = false, .claim = false };
     item *it = engine->meta_get(r->key, r->nkey, &o, &info, &e);
+    hold_note(it);
     if (!it) {
         REPLY(c, "EN\r\n");
         return;

@@ -15,7 +15,10 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "history.h"
+#include "hold.h"
 #include "prefix.h"
+#include "proto_crawler.h"
 #include "settings.h"
 #include "stats.h"
 #include "stats_text.h"
@@ -78,6 +81,28 @@ static bool is_noreply(const struct token *t)
     return TOK_IS(t, "noreply");
 }
 
+/* Time sanity: how a client's exptime reads, counted per store. */
+void text_note_exptime(int64_t exptime)
+{
+    if (exptime == 0) {
+        STAT_INCR(ttl_none);
+    } else if (exptime < 0) {
+        STAT_INCR(expired_on_arrival);
+    } else if (exptime > REALTIME_MAXDELTA) {
+        STAT_INCR(ttl_absolute);
+        if (exptime <= clock_abs(clock_now()))
+            STAT_INCR(expired_on_arrival);
+    } else if (exptime < 60) {
+        STAT_INCR(ttl_under_1m);
+    } else if (exptime < 3600) {
+        STAT_INCR(ttl_under_1h);
+    } else if (exptime < 86400) {
+        STAT_INCR(ttl_under_1d);
+    } else {
+        STAT_INCR(ttl_under_30d);
+    }
+}
+
 /* Discard the n bytes of a refused value so the stream stays in step. */
 static void swallow(struct conn *c, size_t n)
 {
@@ -122,6 +147,7 @@ static void process_get(struct conn *c, const char *line, size_t len,
     rel_time_t exptime = 0;
     struct token tok;
     bool any = false;
+    uint64_t nkeys = 0;
 
     if (touch) {
         struct token t[1];
@@ -169,8 +195,10 @@ static void process_get(struct conn *c, const char *line, size_t len,
         tok.p = line + s;
         tok.len = i - s;
         any = true;
+        nkeys++;
         item *it = touch ? engine->touch(tok.p, tok.len, exptime)
                          : engine->get(tok.p, tok.len);
+        hold_note(it);
         STAT_INCR(cmd_get);
         if (touch) {
             STAT_INCR(cmd_touch);
@@ -186,6 +214,12 @@ static void process_get(struct conn *c, const char *line, size_t len,
             continue;
         }
         STAT_INCR(get_hits);
+        if (err_inject(ERR_TEST_LEAK_REF)) {
+            /* a reference that never comes back, for leak-hunting tests */
+            err_raise(ERR_TEST_LEAK_REF, c->id);
+            engine->hold(it);
+            hold_note(it);
+        }
         if (!add_value(c, it, with_cas))
             return;
     }
@@ -193,6 +227,14 @@ static void process_get(struct conn *c, const char *line, size_t len,
         conn_error(c, ERR_BAD_ARG_COUNT);
         return;
     }
+    if (nkeys == 1)
+        STAT_INCR(multiget_1);
+    else if (nkeys <= 10)
+        STAT_INCR(multiget_2_10);
+    else if (nkeys <= 100)
+        STAT_INCR(multiget_11_100);
+    else
+        STAT_INCR(multiget_over_100);
     REPLY(c, "END\r\n");
 }
 
@@ -243,6 +285,12 @@ static void process_update(struct conn *c, struct token *t, size_t nt,
             .clsid = -1, .size = item_total((uint8_t)t[1].len, (uint32_t)vlen + 2)
         };
         conn_error_ctx(c, e, &ctx);
+        struct hist_event ev = { .kind = HK_reject, .what = err_info(e)->name,
+                                 .code = err_info(e)->code, .clsid = -1,
+                                 .conn_id = c->id, .size = (uint64_t)vlen };
+        history_set_key(&ev, t[1].p, t[1].len);
+        snprintf(ev.peer, sizeof(ev.peer), "%s", c->peer);
+        history_add(&ev);
         /* A set that cannot be stored must not leave the old value to be
          * read as if it were current (memcached does the same). */
         if (op == STORE_SET)
@@ -251,6 +299,7 @@ static void process_update(struct conn *c, struct token *t, size_t nt,
         return;
     }
     STAT_INCR(cmd_set);
+    text_note_exptime(exptime);
     it->cas = cas;
     if (__atomic_load_n(&prefix_enabled, __ATOMIC_RELAXED))
         prefix_record(t[1].p, t[1].len, PREFIX_SET, false);
@@ -378,6 +427,7 @@ static void process_touch(struct conn *c, struct token *t, size_t nt)
         return;
     }
     item *it = engine->touch(t[1].p, t[1].len, clock_realtime(ex));
+    hold_note(it);
     STAT_INCR(cmd_touch);
     if (it) {
         STAT_INCR(touch_hits);
@@ -440,6 +490,11 @@ static void process_flush(struct conn *c, struct token *t, size_t nt)
     }
     STAT_INCR(cmd_flush);
     engine->flush(delay);
+    /* Who emptied the cache is evidence worth keeping. */
+    struct hist_event ev = { .kind = HK_flush, .what = "flush_all", .clsid = -1,
+                             .conn_id = c->id, .size = (uint64_t)(delay > 0 ? delay : 0) };
+    snprintf(ev.peer, sizeof(ev.peer), "%s", c->peer);
+    history_add(&ev);
     if (!c->noreply)
         REPLY(c, "OK\r\n");
 }
@@ -526,16 +581,29 @@ static void process_command(struct conn *c, const char *line, size_t len)
     if (__atomic_load_n(&settings.verbose, __ATOMIC_RELAXED) > 1)
         fprintf(stderr, "<%d %.*s\n", c->fd, (int)len, line);
     if (nt == 0) {
+        conn_cmd_begin(c, CMD_unknown, NULL, 0);
         conn_error(c, ERR_EMPTY_COMMAND);
         return;
     }
     const struct token *cmd = &t[0];
+    {
+        enum cmd_id id = cmd_lookup(cmd->p, cmd->len);
+        /* the first key: after the exptime for gat/gats */
+        size_t k = (id == CMD_gat || id == CMD_gats) ? 2 : 1;
+        if (k < nt && k < MAX_TOKENS)
+            conn_cmd_begin(c, id, t[k].p, t[k].len);
+        else
+            conn_cmd_begin(c, id, NULL, 0);
+    }
+    if (err_inject(ERR_TEST_STALL)) {
+        err_raise(ERR_TEST_STALL, c->id);
+        sleep(3);
+    }
     /* Retrieval walks the line itself: it may hold any number of keys. */
     if (TOK_IS(cmd, "get") || TOK_IS(cmd, "gets") || TOK_IS(cmd, "gat") ||
         TOK_IS(cmd, "gats")) {
         bool touch = cmd->p[1] == 'a';
         bool cas = cmd->p[cmd->len - 1] == 's';
-        c->cur_cmd = touch ? "gat" : "get";
         process_get(c, line, len, (size_t)(cmd->p - line) + cmd->len, cas, touch);
         return;
     }
@@ -569,6 +637,8 @@ static void process_command(struct conn *c, const char *line, size_t len)
         process_touch(c, t, nt);
     else if (TOK_IS(cmd, "stats"))
         text_stats(c, t, nt);
+    else if (TOK_IS(cmd, "lru_crawler"))
+        proto_crawler_command(c, t, nt);
     else if (TOK_IS(cmd, "flush_all"))
         process_flush(c, t, nt);
     else if (TOK_IS(cmd, "version"))
@@ -578,16 +648,14 @@ static void process_command(struct conn *c, const char *line, size_t len)
     else if (TOK_IS(cmd, "slabs"))
         process_slabs(c, t, nt);
     else if (TOK_IS(cmd, "quit")) {
-        c->after_write = CONN_CLOSING;
-        conn_set_state(c, CONN_WRITE);
+        conn_close_after_write(c, "quit");
     } else if (TOK_IS(cmd, "shutdown")) {
         if (!settings.shutdown_command) {
             conn_error(c, ERR_SHUTDOWN_DISABLED);
             return;
         }
         kill(getpid(), SIGTERM);
-        c->after_write = CONN_CLOSING;
-        conn_set_state(c, CONN_WRITE);
+        conn_close_after_write(c, "shutdown command");
     } else {
         conn_error(c, ERR_UNKNOWN_COMMAND);
     }
@@ -609,8 +677,7 @@ bool proto_text_try_command(struct conn *c)
             (full && c->rsize >= 1024 * 1024)) {
             conn_error(c, ERR_LINE_TOO_LONG);
             c->rbytes = 0;
-            c->after_write = CONN_CLOSING;
-            conn_set_state(c, CONN_WRITE);
+            conn_close_after_write(c, "line too long");
             return true;
         }
         return false;
@@ -623,5 +690,7 @@ bool proto_text_try_command(struct conn *c)
     c->rbytes -= consumed;
     __atomic_store_n(&c->last_cmd, clock_now(), __ATOMIC_RELAXED);
     process_command(c, start, len);
+    if (c->state != CONN_NREAD)
+        conn_cmd_end(c);    /* a value still to come is timed when whole */
     return true;
 }

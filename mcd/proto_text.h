@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "proto.h"
 
@@ -28,6 +29,9 @@ static inline bool tok_is(const struct token *t, const char *s, size_t n)
 size_t text_tokenize(const char *line, size_t len, struct token *t, size_t max);
 /* Is a key acceptable to the text protocol (length, no control bytes)? */
 bool text_key_ok(struct conn *c, const struct token *key);
+
+/* Counts how a store's exptime reads (time sanity, see stats). */
+void text_note_exptime(int64_t exptime);
 
 /* The meta commands (mg, ms, md, ma, mn, me) when built in (proto_meta.c):
  * returns false if tokens[0] is not a meta command. */

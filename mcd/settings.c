@@ -17,6 +17,7 @@
 #include <sysexits.h>
 
 #include "errors.h"
+#include "latency.h"
 
 struct settings settings;
 
@@ -95,6 +96,11 @@ void settings_usage(void)
 "                          /tmp/mcd.<port>.admin, or <unix socket>.admin\n"
 "                          with -s; 'off' to disable)\n"
 "   - admin_port=PORT      also serve the admin socket on 127.0.0.1:PORT\n"
+"   - metrics_listen=[ADDR:]PORT  serve Prometheus /metrics and /healthz over\n"
+"                          HTTP (address 127.0.0.1 unless given)\n"
+"   - slowlog_usec=N       log commands slower than N microseconds (10000)\n"
+"   - crash_file=PATH      where a crash report is written (default\n"
+"                          /tmp/mcd.<port>.crash)\n"
 "   - engine=NAME          storage engine: slab (default), heap, or the\n"
 "                          path of a shared object exporting mcd_engine_entry\n"
 "   - slab_reassign        accepted (page moves are always enabled)\n"
@@ -108,22 +114,26 @@ void settings_usage(void)
 static bool parse_size(const char *arg, size_t unit, size_t *out)
 {
     char *end;
+    unsigned long long mult;
+    /* strtoull would skip blanks and accept a sign (" -5" wraps). */
+    if (!isdigit((unsigned char)arg[0]))
+        return false;
     errno = 0;
     unsigned long long v = strtoull(arg, &end, 10);
-    if (end == arg || errno || arg[0] == '-')
+    if (end == arg || errno)
         return false;
     switch (*end) {
-    case '\0': v *= unit; break;
-    case 'k': case 'K': v *= 1024ULL; end++; break;
-    case 'm': case 'M': v *= 1024ULL * 1024; end++; break;
-    case 'g': case 'G': v *= 1024ULL * 1024 * 1024; end++; break;
+    case '\0': mult = unit; break;
+    case 'k': case 'K': mult = 1024ULL; end++; break;
+    case 'm': case 'M': mult = 1024ULL * 1024; end++; break;
+    case 'g': case 'G': mult = 1024ULL * 1024 * 1024; end++; break;
     default: return false;
     }
     if (*end == 'b' || *end == 'B')
         end++;
-    if (*end != '\0')
+    if (*end != '\0' || v > SIZE_MAX / mult)
         return false;
-    *out = (size_t)v;
+    *out = (size_t)(v * mult);
     return true;
 }
 
@@ -188,6 +198,19 @@ static int parse_extended(struct settings *s, char *list)
         } else if (strcmp(opt, "admin_port") == 0) {
             if (!val || !parse_int(val, 1, 65535, &s->admin_port))
                 USAGE_FAIL("-o admin_port needs a port number (it listens on 127.0.0.1 only)");
+        } else if (strcmp(opt, "metrics_listen") == 0) {
+            if (!val || !*val)
+                USAGE_FAIL("-o metrics_listen needs [ADDR:]PORT (default address 127.0.0.1)");
+            s->metrics_listen = val;
+        } else if (strcmp(opt, "crash_file") == 0) {
+            if (!val || !*val)
+                USAGE_FAIL("-o crash_file needs a path");
+            s->crash_file = val;
+        } else if (strcmp(opt, "slowlog_usec") == 0) {
+            int us;
+            if (!val || !parse_int(val, 0, 1 << 30, &us))
+                USAGE_FAIL("-o slowlog_usec needs a number of microseconds");
+            __atomic_store_n(&slowlog_usec, (uint64_t)us, __ATOMIC_RELAXED);
         } else if (strcmp(opt, "engine") == 0) {
             /* Checked when the engine is loaded (main.c): a .so path can
              * only be judged by opening it. */
@@ -262,7 +285,10 @@ int settings_parse(struct settings *s, int argc, char **argv)
     bool item_size_given = false;
     int c;
 
-    optind = 1;
+    /* 0, not 1: glibc and musl then also forget the position inside an
+     * option cluster ("-hv") where a previous parse returned, which
+     * would otherwise be resumed, pointing into that parse's argv. */
+    optind = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
         switch (c) {
@@ -314,7 +340,8 @@ int settings_parse(struct settings *s, int argc, char **argv)
         case 'f': {
             char *end;
             s->factor = strtod(optarg, &end);
-            if (end == optarg || *end || s->factor <= 1.0 || s->factor > 64.0)
+            /* Written so that NaN fails too. */
+            if (end == optarg || *end || !(s->factor > 1.0 && s->factor <= 64.0))
                 USAGE_FAIL("-f: factor must be greater than 1.0");
             break;
         }

@@ -54,6 +54,8 @@ struct settings {
     bool maxconns_fast;
     const char *admin_socket;   /* mcd: admin socket path, "off" = none */
     int admin_port;             /* mcd: loopback TCP admin port, 0 = none */
+    const char *metrics_listen; /* mcd: [ADDR:]PORT of the /metrics endpoint */
+    const char *crash_file;     /* mcd: where a crash report goes */
     const char *engine;         /* mcd: storage engine name or .so path */
     int slab_automove;          /* 0, 1, 2: see slabs automove */
 };

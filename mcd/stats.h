@@ -38,7 +38,18 @@
     X(store_no_memory, "stores refused for lack of memory") \
     X(bytes_read, "bytes read from clients") \
     X(bytes_written, "bytes written to clients") \
-    X(conn_yields, "times a connection yielded after -R requests")
+    X(conn_yields, "times a connection yielded after -R requests") \
+    X(expired_on_arrival, "stores whose exptime was already past (negative or absolute in the past)") \
+    X(ttl_absolute, "stores whose exptime was over 30 days, read as an absolute unix time") \
+    X(ttl_none, "stores with no expiry") \
+    X(ttl_under_1m, "stores with a TTL under a minute") \
+    X(ttl_under_1h, "stores with a TTL under an hour") \
+    X(ttl_under_1d, "stores with a TTL under a day") \
+    X(ttl_under_30d, "stores with a TTL up to 30 days") \
+    X(multiget_1, "retrieval commands with one key") \
+    X(multiget_2_10, "retrieval commands with 2 to 10 keys") \
+    X(multiget_11_100, "retrieval commands with 11 to 100 keys") \
+    X(multiget_over_100, "retrieval commands with more than 100 keys")
 
 struct tstats {
 #define X(f, d) uint64_t f;

@@ -1,7 +1,8 @@
 /*
  * stats_text.c - `stats` on the text protocol: the general group with
  * memcached's names, and settings, items, slabs, sizes, conns, detail,
- * reset, and mcd's own `stats errors` (the error registry's counters).
+ * reset, cachedump, and mcd's own `stats errors` (the error registry's
+ * counters).
  */
 #include "stats_text.h"
 
@@ -14,8 +15,10 @@
 
 #include "conn.h"
 #include "engine.h"
+#include "latency.h"
 #include "listen.h"
 #include "prefix.h"
+#include "proto_crawler.h"
 #include "proto_text.h"
 #include "settings.h"
 #include "stats.h"
@@ -130,6 +133,19 @@ static void stats_general(const struct emitter *c)
     stat_u64(c, "conn_yields", s.conn_yields);
     stat_u64(c, "malloc_fails", malloc_fails());
     stat_u64(c, "idle_kicks", err_total(ERR_IDLE_TIMEOUT));
+    stat_fmt(c, "clock_drift_secs", "%lld", (long long)clock_drift());
+    stat_u64(c, "expired_on_arrival", s.expired_on_arrival);
+    stat_u64(c, "ttl_absolute", s.ttl_absolute);
+    stat_u64(c, "ttl_none", s.ttl_none);
+    stat_u64(c, "ttl_under_1m", s.ttl_under_1m);
+    stat_u64(c, "ttl_under_1h", s.ttl_under_1h);
+    stat_u64(c, "ttl_under_1d", s.ttl_under_1d);
+    stat_u64(c, "ttl_under_30d", s.ttl_under_30d);
+    stat_u64(c, "multiget_1", s.multiget_1);
+    stat_u64(c, "multiget_2_10", s.multiget_2_10);
+    stat_u64(c, "multiget_11_100", s.multiget_11_100);
+    stat_u64(c, "multiget_over_100", s.multiget_over_100);
+    stat_u64(c, "listen_disabled_usec", listen_disabled_usec());
     engine->stats(c->emit, c->ctx);
 }
 
@@ -164,12 +180,20 @@ static void stats_settings(const struct emitter *c)
     stat_str(c, "flush_enabled", settings.flush_enabled ? "yes" : "no");
     stat_str(c, "dump_enabled", settings.dump_enabled ? "yes" : "no");
     stat_u64(c, "idle_timeout", (uint64_t)settings.idle_timeout);
+    {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+            stat_u64(c, "nofile_limit", (uint64_t)rl.rlim_cur);
+    }
     stat_str(c, "shutdown_command", settings.shutdown_command ? "yes" : "no");
     stat_str(c, "slab_reassign", "yes");
     stat_u64(c, "slab_automove",
              (uint64_t)__atomic_load_n(&settings.slab_automove, __ATOMIC_RELAXED));
     stat_str(c, "engine", engine->name);
     stat_str(c, "admin_socket", settings.admin_socket ? settings.admin_socket : "NULL");
+    stat_str(c, "metrics_listen", settings.metrics_listen ? settings.metrics_listen : "NULL");
+    stat_str(c, "crash_file", settings.crash_file ? settings.crash_file : "NULL");
+    stat_u64(c, "slowlog_usec", __atomic_load_n(&slowlog_usec, __ATOMIC_RELAXED));
 }
 
 static void stats_items(const struct emitter *c)
@@ -280,6 +304,60 @@ static void stats_detail(struct conn *c, struct token *t, size_t nt)
     }
 }
 
+/* memcached stops a cachedump at 2 MB of reply, whatever the limit. */
+#define CACHEDUMP_MAX_BYTES (2 * 1024 * 1024)
+
+struct cachedump {
+    struct conn *c;
+    unsigned clsid;
+    uint32_t left;              /* items still wanted; 0 = no limit */
+    size_t bytes;
+};
+
+static bool cachedump_row(const struct engine_item_info *i, void *ctx)
+{
+    struct cachedump *d = ctx;
+    if (i->clsid != d->clsid)
+        return true;
+    char line[KEY_MAX_LENGTH + 64];
+    int n = snprintf(line, sizeof(line), "ITEM %.*s [%u b; %lld s]\r\n", (int)i->nkey,
+                     i->key, i->vlen,
+                     i->exptime == 0 ? 0LL : (long long)clock_abs(i->exptime));
+    if (d->bytes + (size_t)n > CACHEDUMP_MAX_BYTES)
+        return false;
+    d->bytes += (size_t)n;
+    if (!conn_add_text(d->c, line, (size_t)n))
+        return false;
+    return d->left == 0 || --d->left > 0;
+}
+
+/* stats cachedump <class> <limit>: the live items of one slab class, in
+ * hash order (memcached lists its cold LRU; mcd has no such segment). */
+static void stats_cachedump(struct conn *c, struct token *t, size_t nt)
+{
+    uint32_t id, limit;
+    if (!settings.dump_enabled) {
+        conn_error(c, ERR_CACHEDUMP_DISABLED);
+        return;
+    }
+    if (nt < 4) {
+        conn_error(c, ERR_CACHEDUMP_USAGE);
+        return;
+    }
+    if (!parse_u32(t[2].p, t[2].len, &id) || !parse_u32(t[3].p, t[3].len, &limit)) {
+        conn_error(c, ERR_CACHEDUMP_BAD_NUMBER);
+        return;
+    }
+    if (id >= CRAWLER_MAX_CLASS) {
+        conn_error(c, ERR_CACHEDUMP_BAD_CLASS);
+        return;
+    }
+    struct cachedump d = { .c = c, .clsid = id, .left = limit };
+    crawler_each(false, cachedump_row, &d);
+    if (c->state != CONN_CLOSING)
+        REPLY(c, "END\r\n");
+}
+
 bool stats_group(const char *group, size_t len, stat_emit_fn emit, void *ctx)
 {
     struct emitter e = { emit, ctx };
@@ -312,6 +390,10 @@ void text_stats(struct conn *c, struct token *t, size_t nt)
     }
     if (nt >= 2 && TOK_IS(&t[1], "detail")) {
         stats_detail(c, t, nt);
+        return;
+    }
+    if (nt >= 2 && TOK_IS(&t[1], "cachedump")) {
+        stats_cachedump(c, t, nt);
         return;
     }
     if (!stats_group(nt >= 2 ? t[1].p : "", nt >= 2 ? t[1].len : 0, text_stat_line, c)) {

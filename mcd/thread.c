@@ -6,6 +6,7 @@
  * queue and creates the connections on its own event_base. A byte 'q' asks
  * the worker to close its connections and leave its loop.
  */
+#include "history.h"
 #include "thread.h"
 
 #include <errno.h>
@@ -16,7 +17,11 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "crash.h"
 #include "errors.h"
+#include "latency.h"
+#include "hold.h"
+#include "live.h"
 #include "settings.h"
 #include "stats.h"
 
@@ -28,6 +33,7 @@ struct pending {
 
 struct thread *threads;
 int nthreads;
+__thread struct take_ring *take_ring_mine;
 static unsigned next_thread;    /* listener thread only */
 
 static void close_idle(struct thread *t)
@@ -43,6 +49,7 @@ static void close_idle(struct thread *t)
         if (c->state == CONN_READ && c->rbytes == 0 &&
             now - c->last_cmd > (rel_time_t)settings.idle_timeout) {
             err_raise(ERR_IDLE_TIMEOUT, c->id);
+            c->close_reason = "idle timeout";
             conn_close(c);
         }
         c = next;
@@ -55,6 +62,7 @@ static void thread_tick(evutil_socket_t fd, short which, void *arg)
     (void)fd;
     (void)which;
     __atomic_store_n(&t->heartbeat, clock_now(), __ATOMIC_RELAXED);
+    live_beat(t->live, "serving");
     close_idle(t);
 }
 
@@ -152,10 +160,19 @@ static void *worker(void *arg)
     struct thread *t = arg;
     err_thread_register();
     stats_thread_register();
+    latency_thread_register();
+    crash_thread_register(t->index);
+    t->live = live_register("worker", t->index);
+    t->takes = calloc(1, sizeof(*t->takes));
+    take_ring_mine = t->takes;
+    live_beat(t->live, "serving");
+    history_thread_register("worker");
     event_base_dispatch(t->base);
     /* Shutting down: close what is left. */
-    while (t->conns)
+    while (t->conns) {
+        t->conns->close_reason = "server stopping";
         conn_close(t->conns);
+    }
     return NULL;
 }
 
@@ -212,6 +229,7 @@ void threads_stop(void)
         close(t->notify_rd);
         close(t->notify_wr);
         conn_thread_teardown(t);
+        free(t->takes);
         struct pending *p = t->queue;
         while (p) {
             struct pending *next = p->next;

@@ -14,6 +14,7 @@
 #include "util.h"
 
 struct conn;
+struct take_ring;
 
 struct thread {
     int index;
@@ -34,6 +35,11 @@ struct thread {
     bool call_done;
     pthread_cond_t call_cond;
     rel_time_t heartbeat;       /* atomic: last tick of this thread's loop */
+    struct live *live;          /* its liveness slot (live.h) */
+    struct take_ring *takes;    /* where references were taken (hold.h) */
+    /* connection memory, owner thread only (read through thread_call) */
+    uint64_t buf_bytes;         /* read buffers and response blocks in use */
+    uint64_t buf_hwm;           /* the most buf_bytes has been */
 };
 
 extern struct thread *threads;

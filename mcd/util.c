@@ -9,26 +9,48 @@
 /* Written by the main thread's timer, read everywhere: relaxed atomics. */
 static rel_time_t current_time;
 static time_t process_started;
+static time_t mono_started;
+
+/*
+ * The server's clock runs on CLOCK_MONOTONIC from the wall time at start,
+ * so a wall clock stepped back or forth does not age or revive items; the
+ * difference from the wall clock is reported as drift (clock_drift()).
+ */
+static time_t mono_secs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
 
 void clock_setup(void)
 {
     /* Start two seconds "ago" so that rel time 1 is always in the past:
      * that is what a negative or already-past exptime maps to. */
     process_started = time(NULL) - 2;
+    mono_started = mono_secs() - 2;
     clock_tick();
 }
 
 void clock_tick(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    __atomic_store_n(&current_time, (rel_time_t)(ts.tv_sec - process_started),
+    __atomic_store_n(&current_time, (rel_time_t)(mono_secs() - mono_started),
                      __ATOMIC_RELAXED);
+}
+
+int64_t clock_drift(void)
+{
+    return (int64_t)time(NULL) - (int64_t)clock_abs(clock_now());
 }
 
 rel_time_t clock_now(void)
 {
     return __atomic_load_n(&current_time, __ATOMIC_RELAXED);
+}
+
+void clock_set_for_test(rel_time_t t)
+{
+    __atomic_store_n(&current_time, t, __ATOMIC_RELAXED);
 }
 
 time_t clock_started(void)

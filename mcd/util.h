@@ -23,8 +23,13 @@ rel_time_t clock_now(void);
 time_t clock_started(void);
 /* Convert a client exptime (0, relative, absolute, negative) to rel_time_t. */
 rel_time_t clock_realtime(int64_t exptime);
+/* Wall clock minus the server's clock, in seconds. */
+int64_t clock_drift(void);
 /* Turn a rel_time_t back into unix time (0 stays 0). */
 time_t clock_abs(rel_time_t t);
+/* Tests only: set the clock to t (seconds since start) until the next
+ * clock_tick(), so expiry and delayed flush can be tested without waiting. */
+void clock_set_for_test(rel_time_t t);
 
 /* Strict parsers: the whole token must be a number in range. */
 bool parse_u32(const char *s, size_t len, uint32_t *out);

@@ -6,7 +6,7 @@ set -u
 PKGS="gcc make pkg-config perl libevent-dev libjansson-dev libreadline-dev
 libcmocka-dev memcached libmemcached-tools libcache-memcached-perl
 libcache-memcached-fast-perl python3 python3-pymemcache python3-pylibmc
-socat clang"
+nutcracker socat clang curl prometheus libio-pty-perl"
 
 missing=""
 for p in $PKGS; do

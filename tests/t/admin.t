@@ -74,12 +74,14 @@ sub check_fields {
     is_deeply(\@missing, [], "$cmd: every documented field is in the reply");
 }
 
+# Wait until the slow client is stuck with its references recorded.
 my $locked;
 wait_until(sub {
     $locked = admin_request($sockpath, 'locked');
-    return scalar @{ $locked->{data}{items} };
-}, 5);
-for my $cmd (qw(help stats settings slabs lru errors conns threads hash locked prefixes)) {
+    my ($b) = grep { ($_->{key} // '') eq 'big' } @{ $locked->{data}{items} };
+    return $b && @{ $b->{holders} } && !$locked->{data}{suspected_leaks};
+}, 10);
+for my $cmd (qw(help stats settings slabs lru errors conns threads hash locked prefixes history memory)) {
     my $r = admin_request($sockpath, $cmd);
     is($r->{schema}, 1, "$cmd: schema 1");
     is($r->{command}, $cmd, "$cmd: names the command");
@@ -122,7 +124,7 @@ my ($user) = grep { $_->{prefix} eq 'user' } @{ $pref->{prefixes} };
 is($user && $user->{set}, 300, 'prefixes: 300 sets under user:');
 
 my $snap = admin_request($sockpath, 'snapshot')->{data}{sections};
-is_deeply([sort keys %$snap], [sort qw(stats settings slabs lru errors conns threads hash locked prefixes)],
+is_deeply([sort keys %$snap], [sort qw(stats settings slabs lru errors conns threads hash locked prefixes history memory)],
           'snapshot: every section');
 ok($snap->{slabs}{time} > 0, 'snapshot: sections carry their time');
 

@@ -77,7 +77,7 @@ SKIP: {
 }
 
 SKIP: {
-    skip "Cache::Memcached::Fast not installed", 39 unless $have_cmf;
+    skip "Cache::Memcached::Fast not installed", 44 unless $have_cmf;
     my $mc = Cache::Memcached::Fast->new({ servers => [$addr], connect_timeout => 5,
                                            io_timeout => 5, max_size => 2 * 1024 * 1024 });
     exercise("Cache::Memcached::Fast", $mc, "cmf:");
@@ -91,6 +91,15 @@ SKIP: {
     ok($mc->prepend("cmf:d", "start-"), "Cache::Memcached::Fast: prepend");
     is($mc->get("cmf:d"), "start-delta3-end", "Cache::Memcached::Fast: append/prepend result");
     ok($mc->touch("cmf:d", 100), "Cache::Memcached::Fast: touch");
+    ok($mc->touch("cmf:c", time - 1000) && !defined $mc->get("cmf:c"),
+       "Cache::Memcached::Fast: touch into the past expires the key");
+    ok(!$mc->touch("cmf:missing", 100), "Cache::Memcached::Fast: touch of a missing key is false");
+    my $gm = $mc->gets_multi("cmf:b", "cmf:d");
+    is(scalar(keys %$gm), 2, "Cache::Memcached::Fast: gets_multi");
+    my $cm = $mc->cas_multi(["cmf:b", $gm->{"cmf:b"}[0], "beta2"],
+                            ["cmf:d", $gm->{"cmf:d"}[0] + 1000, "stale"]);
+    ok($cm->{"cmf:b"} && !$cm->{"cmf:d"}, "Cache::Memcached::Fast: cas_multi, one current one stale");
+    is($mc->get("cmf:b"), "beta2", "Cache::Memcached::Fast: value after cas_multi");
     my @r = $mc->set_multi(map { ["cmf:multi$_", "v$_"] } 1 .. 50);
     is(scalar(grep { $_ } @r), 50, "Cache::Memcached::Fast: set_multi of 50");
     my $h = $mc->get_multi(map { "cmf:multi$_" } 1 .. 50);

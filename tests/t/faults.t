@@ -115,7 +115,7 @@ for my $case (['ERR_CONN_MALLOC', 6004, 'connection allocation'],
     my $srv = new_server('-o', "fault=$site:2");
     my $keeper;
     for (1 .. 10) {
-        $keeper = eval { my $c = $srv->new_sock; send_recv($c, "set kept 0 0 2\r\nok\r\n") eq "STORED\r\n" ? $c : undef };
+        $keeper = eval { my $c = $srv->new_sock; (send_recv($c, "set kept 0 0 2\r\nok\r\n") // "") eq "STORED\r\n" ? $c : undef };
         last if $keeper;
     }
     ok($keeper, "$what refused: a connection that got through stores");

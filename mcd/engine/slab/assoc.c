@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../history.h"
+#include "../../live.h"
 #include "slab_internal.h"
 #include "../../errors.h"
 #include "../../stats.h"
@@ -184,13 +186,36 @@ static void expand_end(void)
     free(gone);
 }
 
+bool assoc_expand_begin_(void)
+{
+    return hashpower < 32 && !expanding && expand_begin();
+}
+
+bool assoc_expand_step_(void)
+{
+    uint64_t n = BUCKETS(hashpower - 1);
+    uint64_t b = __atomic_load_n(&expand_bucket, __ATOMIC_RELAXED);
+    if (!expanding)
+        return false;
+    if (b < n)
+        expand_step(b);
+    if (b + 1 >= n) {
+        expand_end();
+        return false;
+    }
+    return true;
+}
+
 static void *maintainer(void *arg)
 {
     (void)arg;
     err_thread_register();
     stats_thread_register();
+    history_thread_register("maintainer");
+    struct live *live = live_register("maintainer", 0);
     pthread_mutex_lock(&maint_lock);
     while (maint_running) {
+        live_beat(live, "idle");
         if (!maint_wanted) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -199,15 +224,21 @@ static void *maintainer(void *arg)
             if (!maint_wanted) {
                 /* Idle second: reclaim expired and flushed items. */
                 pthread_mutex_unlock(&maint_lock);
+                live_beat(live, "expiry pass");
                 items_expire_pass();
                 pthread_mutex_lock(&maint_lock);
                 continue;
             }
         }
         maint_wanted = false;
+        uint64_t want = wanted_items;
         pthread_mutex_unlock(&maint_lock);
 
-        if (hashpower < 32 && expand_begin()) {
+        /* A wake-up raised just before the last expansion raised hashpower
+         * is stale: grow only while items still outnumber buckets 3:2,
+         * or the table doubles twice for one crossing. */
+        live_beat(live, "growing the hash table");
+        if (hashpower < 32 && want > BUCKETS(hashpower) * 3 / 2 && expand_begin()) {
             uint64_t n = BUCKETS(hashpower - 1);
             for (uint64_t b = 0; b < n; b++)
                 expand_step(b);

@@ -75,6 +75,12 @@ uint64_t assoc_walk_bucket(uint64_t bucket, void (*fn)(item *it, uint32_t hv, vo
 uint64_t assoc_scan(uint64_t cursor, void (*fn)(item *it, void *ctx), void *ctx);
 /* Chain-length histogram, one bucket lock at a time. */
 void assoc_chain_hist(uint64_t *hist, int nhist);
+/* Tests only: grow the table on the calling thread one old bucket per
+ * step, so a test can look items up between steps. The maintainer must not
+ * be running. begin is false if the table cannot grow; step is false once
+ * the expansion has finished. */
+bool assoc_expand_begin_(void);
+bool assoc_expand_step_(void);
 
 /* items.c: the item primitives meta.c shares (contracts in items.c) */
 void items_expire_pass(void);

@@ -1,0 +1,80 @@
+/*
+ * main.c - mcadmin's command line: options, then one command (and exit)
+ * or, with no command, the interactive shell. See mcadmin(1).
+ *
+ *   mcadmin [-s SOCKET] [--json] COMMAND [ARGS]
+ *
+ * Exit codes: 0 ok, 1 the command failed (the server answered an error,
+ * or an input file is invalid), 2 usage, 3 cannot connect.
+ */
+#include "mcadmin.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: mcadmin [-s SOCKET] [--json] [COMMAND [ARGS]]\n"
+        "  -s, --socket SOCKET  the admin socket (default $MCD_ADMIN_SOCKET or %s);\n"
+        "                       HOST:PORT for the loopback TCP admin port\n"
+        "  --json               machine output (JSON) instead of text, anywhere on the line\n"
+        "  -h, --help           this text; `mcadmin help` lists the commands\n"
+        "  -V, --version        print the version\n"
+        "With no COMMAND, mcadmin opens an interactive shell.\n"
+        "Exit codes: 0 ok, 1 command failed, 2 usage, 3 cannot connect.\n",
+        MCADMIN_DEFAULT_SOCKET);
+}
+
+int main(int argc, char **argv)
+{
+    const char *sock = getenv("MCD_ADMIN_SOCKET");
+    struct ctx x = { .out = stdout };
+    char **args = calloc((size_t)argc + 1, sizeof(char *));
+    int nargs = 0;
+
+    if (!sock || !*sock)
+        sock = MCADMIN_DEFAULT_SOCKET;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--json")) {
+            x.json = true;
+        } else if (nargs > 0) {
+            args[nargs++] = argv[i];    /* the command's own arguments */
+        } else if (!strcmp(a, "-s") || !strcmp(a, "--socket")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "mcadmin: %s needs a socket path\n", a);
+                return EXIT_USAGE;
+            }
+            sock = argv[++i];
+        } else if (!strncmp(a, "--socket=", 9)) {
+            sock = a + 9;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return EXIT_OK;
+        } else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+            printf("mcadmin %s\n", MCADMIN_VERSION);
+            return EXIT_OK;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "mcadmin: unknown option '%s'\n", a);
+            usage(stderr);
+            return EXIT_USAGE;
+        } else {
+            args[nargs++] = argv[i];
+        }
+    }
+    x.cl = cl_new(sock);
+    int rc;
+    if (nargs == 0) {
+        rc = shell_run(&x);
+    } else if (!cmd_find(args[0]) || !cmd_find(args[0])->run) {
+        fprintf(stderr, "mcadmin: unknown command '%s' (mcadmin help lists them)\n", args[0]);
+        rc = EXIT_USAGE;
+    } else {
+        rc = cmd_run(&x, nargs, args);
+    }
+    fflush(stdout);
+    cl_free(x.cl);
+    free(args);
+    return rc;
+}
