@@ -116,7 +116,9 @@ sub class_of_size {
     my $slow = $srv->new_sock;
     setsockopt($slow, Socket::SOL_SOCKET(), Socket::SO_RCVBUF(), 4096);
     print $slow "get big1\r\n" x 20;
-    sleep 0.3;
+    # me's refs counts the table's reference too: 2 or more means a holder
+    ok(wait_until(sub { send_recv($s, "me big1\r\n") =~ /refs=([2-9]|\d\d)/ }, 5),
+       'a slow reader holds big1');
     is(send_recv($s, "slabs reassign $cls 0\r\n"), "OK\r\n", 'reassign the held page: OK');
     is(send_recv($s, "slabs reassign $cls 0\r\n"), "BUSY currently processing reassign request\r\n",
        'a second request while it runs: BUSY');
