@@ -82,7 +82,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(MCD_LIB_OBJS)
 # find it through MCADMIN_BIN. Sanitizer builds keep theirs in $(BUILD).
 MCADMIN_SRCS := $(wildcard mcadmin/*.c)
 MCADMIN_OBJS := $(MCADMIN_SRCS:%.c=$(BUILD)/%.o)
-MCADMIN := $(if $(filter mcd/mcd,$(BIN)),mcadmin/mcadmin,$(BUILD)/mcadmin)
+MCADMIN := $(if $(filter mcd/mcd,$(BIN)),mcadmin/mcadmin,$(BUILD)/mcadmin-bin)
 export MCADMIN_BIN := $(abspath $(MCADMIN))
 
 all test: $(MCADMIN)

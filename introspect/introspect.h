@@ -40,6 +40,7 @@ json_t *dump_commands(void);
 /* Commands with arguments: NULL with *why set when the arguments are bad. */
 json_t *run_slowlog(const struct admin_args *a, const char **why);
 json_t *run_set(const struct admin_args *a, const char **why);
+json_t *run_hotkeys(const struct admin_args *a, const char **why);
 json_t *run_history(const struct admin_args *a, const char **why);
 struct hist_event;
 json_t *history_event_json(const struct hist_event *e);

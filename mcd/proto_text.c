@@ -17,6 +17,7 @@
 #include "conn.h"
 #include "history.h"
 #include "hold.h"
+#include "hotkeys.h"
 #include "prefix.h"
 #include "proto_crawler.h"
 #include "settings.h"
@@ -209,6 +210,7 @@ static void process_get(struct conn *c, const char *line, size_t len,
         }
         if (__atomic_load_n(&prefix_enabled, __ATOMIC_RELAXED))
             prefix_record(tok.p, tok.len, PREFIX_GET, it != NULL);
+        hotkeys_note(tok.p, tok.len, it ? item_vlen(it) : 0);
         if (!it) {
             STAT_INCR(get_misses);
             continue;

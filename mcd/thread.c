@@ -21,6 +21,7 @@
 #include "errors.h"
 #include "latency.h"
 #include "hold.h"
+#include "hotkeys.h"
 #include "live.h"
 #include "settings.h"
 #include "stats.h"
@@ -165,6 +166,8 @@ static void *worker(void *arg)
     t->live = live_register("worker", t->index);
     t->takes = calloc(1, sizeof(*t->takes));
     take_ring_mine = t->takes;
+    hotkeys_thread_register();
+    t->hotkeys = hk_mine;
     live_beat(t->live, "serving");
     history_thread_register("worker");
     event_base_dispatch(t->base);
@@ -230,6 +233,7 @@ void threads_stop(void)
         close(t->notify_wr);
         conn_thread_teardown(t);
         free(t->takes);
+        free(t->hotkeys);
         struct pending *p = t->queue;
         while (p) {
             struct pending *next = p->next;

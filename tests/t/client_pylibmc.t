@@ -1,8 +1,7 @@
 #!/usr/bin/perl
 # Round trips through pylibmc (libmemcached from Python), in text mode and
-# in binary mode. The binary checks are TODO unless `memccapable -b` passes
-# against this server (mcd's binary protocol is being built): decided at
-# run time, so they become real checks as soon as it works.
+# in binary mode; the binary protocol is probed with `memccapable -b` first
+# so a failure there is reported as such.
 #
 # The Python script prints "PASS name" / "FAIL name: detail" lines and a
 # final "DONE"; each line becomes one TAP assertion here.
@@ -177,13 +176,8 @@ sub binary_ok {
     my ($bin_ok, $why) = binary_ok($probe);
     $probe->stop unless $probe->is_external;
     my $server = new_server();
-    TODO: {
-        local $TODO = $bin_ok ? undef
-            : "binary protocol: $why (mcd's binary protocol is being built)";
-        # a server that does not answer binary requests costs one timeout per
-        # check: keep those short while it is TODO
-        run_mode($server, "binary", $bin_ok ? 5000 : 200, $bin_ok ? 40 : 15);
-    }
+    ok($bin_ok, "the server speaks the binary protocol") or diag $why;
+    run_mode($server, "binary", $bin_ok ? 5000 : 200, $bin_ok ? 40 : 15);
     ok($server->alive, "server survived pylibmc binary mode") unless $server->is_external;
     my $s = $server->new_sock;
     like(send_recv($s, "version\r\n"), qr/^VERSION /, "text commands still answered after binary mode");

@@ -1,6 +1,6 @@
 #!/usr/bin/perl
 # libmemcached's memccapable conformance suite: ascii must pass in full;
-# binary is TODO until mcd speaks the binary protocol.
+# the binary suite must pass in full too.
 use strict;
 use warnings;
 use FindBin;
@@ -41,19 +41,16 @@ sub capable {
     ok($server->alive, "server survived the ascii suite") unless $server->is_external;
 }
 
-# --- binary (not implemented in mcd yet) -------------------------------------------------
+# --- binary ------------------------------------------------------------------------------
 {
     my $server = new_server();
     my ($st, $res, $raw) = capable($server, '-b', 30);
-    TODO: {
-        local $TODO = "binary protocol not implemented in mcd yet";
-        isnt($st, -1, "memccapable -b finished within 30 s");
-        cmp_ok(scalar @$res, ">=", 27, "memccapable -b ran the binary tests (" . scalar(@$res) . ")");
-        my @bad = grep { $_->[1] ne 'pass' } @$res;
-        ok(@$res && !@bad, "every binary test passed")
-            or diag "failed: " . join(', ', map { "$_->[0] [$_->[1]]" } @bad);
-        is($st, 0, "memccapable -b exit status 0");
-    }
+    isnt($st, -1, "memccapable -b finished within 30 s");
+    cmp_ok(scalar @$res, ">=", 27, "memccapable -b ran the binary tests (" . scalar(@$res) . ")");
+    my @bad = grep { $_->[1] ne 'pass' } @$res;
+    ok(@$res && !@bad, "every binary test passed")
+        or diag "failed: " . join(', ', map { "$_->[0] [$_->[1]]" } @bad);
+    is($st, 0, "memccapable -b exit status 0");
     # whatever the binary suite did, the server must survive it
     ok($server->alive, "server survived the binary suite") unless $server->is_external;
     my $s = $server->new_sock;
