@@ -17,6 +17,8 @@
 
 #include "heap_internal.h"
 #include "../../errors.h"
+#include "../../history.h"
+#include "../../live.h"
 #include "../../settings.h"
 #include "../../stats.h"
 #include "../../util.h"
@@ -574,8 +576,11 @@ static void *maintainer(void *arg)
     (void)arg;
     err_thread_register();
     stats_thread_register();
+    history_thread_register("maintainer");
+    struct live *live = live_register("maintainer", 0);
     pthread_mutex_lock(&maint_lock);
     while (maint_running) {
+        live_beat(live, "idle");
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
@@ -584,8 +589,11 @@ static void *maintainer(void *arg)
             break;
         pthread_mutex_unlock(&maint_lock);
         if (settings.hash_expand &&
-            htab_wants_growth(__atomic_load_n(&curr_items, __ATOMIC_RELAXED)))
+            htab_wants_growth(__atomic_load_n(&curr_items, __ATOMIC_RELAXED))) {
+            live_beat(live, "growing the hash table");
             htab_grow();
+        }
+        live_beat(live, "expiry pass");
         expire_pass();
         pthread_mutex_lock(&maint_lock);
     }

@@ -17,6 +17,8 @@
 
 #include "slab_internal.h"
 #include "../../errors.h"
+#include "../../history.h"
+#include "../../live.h"
 #include "../../settings.h"
 #include "../../stats.h"
 #include "../../util.h"
@@ -144,11 +146,14 @@ static void *rebalancer(void *arg)
     (void)arg;
     err_thread_register();
     stats_thread_register();
+    history_thread_register("rebalancer");
+    struct live *live = live_register("rebalancer", 0);
     uint64_t started = 0;
     rel_time_t last_tick = 0;
     pthread_mutex_lock(&rb_lock);
     while (rb_running) {
         pthread_mutex_unlock(&rb_lock);
+        live_beat(live, started ? "moving a page" : "idle");
         bool moving = move_step(&started);
         int level = __atomic_load_n(&automove, __ATOMIC_RELAXED);
         rel_time_t now = clock_now();
