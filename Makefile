@@ -162,7 +162,7 @@ clean:
 #                      $(FUZZ_BUILD)/corpus/<harness>/, crashes to
 #                      $(FUZZ_BUILD)/crash-*
 #   make fuzz-build    build the harnesses only
-#   make fuzz-smoke    replay each corpus plus FUZZ_SMOKE_SECONDS (10) of
+#   make fuzz-smoke    replay each corpus plus FUZZ_SMOKE_SECONDS (5) of
 #                      fuzzing, as TAP (tests/fuzz.t, also run by make test)
 
 FUZZ_CC ?= clang

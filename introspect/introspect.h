@@ -15,6 +15,8 @@
  * and starts its thread. Prints why and returns -1 on failure. */
 int admin_start(void);
 void admin_stop(void);
+/* Serve one request line on fd, as a client's would be (fuzzing). */
+void admin_fuzz_request(int fd, const char *line);
 
 /* --- dump.c: one JSON document per command ------------------------------ */
 

@@ -60,6 +60,7 @@ item *heap_join_values(item *old, item *it, enum store_op op, enum err_site *err
 bool heap_value_to_u64(const item *it, uint64_t *out);
 uint64_t heap_next_cas(void);
 uint64_t heap_oldest_cas(void);
+void heap_cas_at_least(uint64_t cas);
 
 /* meta.c */
 item *heap_meta_get(const char *key, size_t nkey, const struct meta_get_opts *o,

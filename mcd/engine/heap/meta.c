@@ -25,6 +25,7 @@ static bool meta_cas_refused(uint64_t new_cas, enum err_site *err)
         *err = ERR_META_CAS_FLUSHED;
         return true;
     }
+    heap_cas_at_least(new_cas);
     return false;
 }
 

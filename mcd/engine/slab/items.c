@@ -48,6 +48,17 @@ uint64_t items_next_cas(void)
     return __atomic_add_fetch(&cas_counter, 1, __ATOMIC_RELAXED);
 }
 
+/* Keep the sequence ahead of every CAS in use (meta E sets one), or a
+ * later flush_all, which invalidates everything below it, would miss it. */
+void items_cas_at_least(uint64_t cas)
+{
+    uint64_t cur = __atomic_load_n(&cas_counter, __ATOMIC_RELAXED);
+    while (cur < cas &&
+           !__atomic_compare_exchange_n(&cas_counter, &cur, cas, false,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+}
+
 uint64_t items_oldest_cas(void)
 {
     return __atomic_load_n(&oldest_cas, __ATOMIC_RELAXED);

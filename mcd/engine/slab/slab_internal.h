@@ -96,6 +96,7 @@ item *items_join(item *old, item *it, enum store_op op, enum err_site *err);
 bool items_value_u64(const item *it, uint64_t *out);
 uint64_t items_next_cas(void);
 uint64_t items_oldest_cas(void);
+void items_cas_at_least(uint64_t cas);
 
 /* What one items_clear_page() pass did to the page's items. */
 struct page_clear {
