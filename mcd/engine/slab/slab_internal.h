@@ -105,6 +105,8 @@ struct page_clear {
     uint64_t reclaimed;     /* expired or flushed */
     uint64_t busy;          /* referenced: left for a later pass */
 };
+/* slabs.c: the destination of the page being moved, -1 if none. */
+int slabs_move_dst(void);
 void items_clear_page(unsigned id, const char *start, const char *end,
                       struct page_clear *pc);
 
