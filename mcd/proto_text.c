@@ -10,12 +10,14 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "conn.h"
 #include "history.h"
 #include "hold.h"
+#include "hotkeys.h"
 #include "prefix.h"
 #include "proto_crawler.h"
 #include "settings.h"
@@ -55,6 +57,11 @@ static bool key_refused(const struct token *key, enum err_site *e)
         *e = ERR_KEY_TOO_LONG;
         return true;
     }
+    /* memcached takes any byte but space in a text key, and clients rely on
+     * it (memaslap's keys start with bytes 0x10-0x1f); -o strict_keys
+     * refuses control bytes, as protocol.txt asks of clients. */
+    if (!settings.strict_keys)
+        return false;
     for (size_t i = 0; i < key->len; i++) {
         unsigned char ch = (unsigned char)key->p[i];
         if (ch < 0x20 || ch == 0x7f) {
@@ -208,6 +215,7 @@ static void process_get(struct conn *c, const char *line, size_t len,
         }
         if (__atomic_load_n(&prefix_enabled, __ATOMIC_RELAXED))
             prefix_record(tok.p, tok.len, PREFIX_GET, it != NULL);
+        hotkeys_note(tok.p, tok.len, it ? item_vlen(it) : 0);
         if (!it) {
             STAT_INCR(get_misses);
             continue;
@@ -521,6 +529,56 @@ static void process_verbosity(struct conn *c, struct token *t, size_t nt)
         REPLY(c, "OK\r\n");
 }
 
+/* slabs reassign SRC DST | slabs automove 0|1|2 (| ratio R), with
+ * memcached's replies word for word. */
+static void process_slabs(struct conn *c, struct token *t, size_t nt)
+{
+    if (nt == 4 && TOK_IS(&t[1], "reassign")) {
+        int32_t src, dst;
+        if (!parse_i32(t[2].p, t[2].len, &src) || !parse_i32(t[3].p, t[3].len, &dst)) {
+            conn_error(c, ERR_SLABS_REASSIGN_FORMAT);
+            return;
+        }
+        switch (engine->reassign(src, dst)) {
+        case REASSIGN_OK: REPLY(c, "OK\r\n"); break;
+        case REASSIGN_RUNNING: REPLY(c, "BUSY currently processing reassign request\r\n"); break;
+        case REASSIGN_BADCLASS: REPLY(c, "BADCLASS invalid src or dst class id\r\n"); break;
+        case REASSIGN_NOSPARE: REPLY(c, "NOSPARE source class has no spare pages\r\n"); break;
+        case REASSIGN_SAME: REPLY(c, "SAME src and dst class are identical\r\n"); break;
+        }
+        return;
+    }
+    if (nt < 3 || !TOK_IS(&t[1], "automove")) {
+        conn_error(c, ERR_SLABS_USAGE);
+        return;
+    }
+    c->noreply = is_noreply(&t[nt - 1]);
+    uint32_t level;
+    if (TOK_IS(&t[2], "ratio")) {
+        /* memcached's automover knob; mcd's automover has none, so accept
+         * a number and change nothing */
+        char num[32], *end;
+        size_t n = nt >= 4 && t[3].len < sizeof(num) ? t[3].len : 0;
+        memcpy(num, t[3].p, n);
+        num[n] = '\0';
+        if (n == 0 || (strtod(num, &end), *end != '\0')) {
+            conn_error(c, ERR_SLABS_USAGE);
+            return;
+        }
+    } else if (!parse_u32(t[2].p, t[2].len, &level)) {
+        conn_error(c, ERR_SLABS_AUTOMOVE_FORMAT);
+        return;
+    } else if (level > 2) {
+        conn_error(c, ERR_SLABS_AUTOMOVE_LEVEL);
+        return;
+    } else {
+        __atomic_store_n(&settings.slab_automove, (int)level, __ATOMIC_RELAXED);
+        engine->set_automove((int)level);
+    }
+    if (!c->noreply)
+        REPLY(c, "OK\r\n");
+}
+
 static void process_command(struct conn *c, const char *line, size_t len)
 {
     struct token t[MAX_TOKENS];
@@ -594,6 +652,8 @@ static void process_command(struct conn *c, const char *line, size_t len)
         REPLY(c, "VERSION " MCD_WIRE_VERSION "\r\n");
     else if (TOK_IS(cmd, "verbosity"))
         process_verbosity(c, t, nt);
+    else if (TOK_IS(cmd, "slabs"))
+        process_slabs(c, t, nt);
     else if (TOK_IS(cmd, "quit")) {
         conn_close_after_write(c, "quit");
     } else if (TOK_IS(cmd, "shutdown")) {

@@ -42,8 +42,10 @@ void settings_init(struct settings *s)
     s->dump_enabled = true;
     s->hash_expand = true;
     s->maxconns_fast = true;
+    s->write_timeout = 30;
     s->admin_socket = NULL;     /* default chosen in main once the port is known */
     s->engine = "slab";
+    s->slab_automove = 1;       /* memcached 1.6's default */
 }
 
 void settings_usage(void)
@@ -88,6 +90,11 @@ void settings_usage(void)
 "-S, -Y, -Z                SASL, auth files and TLS are not supported: refused\n"
 "-o, --extended            comma separated list of extended options:\n"
 "   - idle_timeout=SEC     close connections idle this long (default: 0, never)\n"
+"   - write_timeout=SEC    close a client that has not read its replies for\n"
+"                          this long (default: 30; 0 = never)\n"
+"   - read_buf_mem_limit=MB  limit connection buffer memory (default: 0, none)\n"
+"   - strict_keys          refuse text keys with control bytes (memcached\n"
+"                          and its clients allow them; off by default)\n"
 "   - hashpower=N          initial hash table size 2^N (12..32)\n"
 "   - no_hashexpand        do not grow the hash table\n"
 "   - maxconns_fast, no_maxconns_fast\n"
@@ -100,7 +107,10 @@ void settings_usage(void)
 "   - slowlog_usec=N       log commands slower than N microseconds (10000)\n"
 "   - crash_file=PATH      where a crash report is written (default\n"
 "                          /tmp/mcd.<port>.crash)\n"
-"   - engine=NAME          storage engine (default: slab)\n"
+"   - engine=NAME          storage engine: slab (default), heap, or the\n"
+"                          path of a shared object exporting mcd_engine_entry\n"
+"   - slab_reassign        accepted (page moves are always enabled)\n"
+"   - slab_automove=0|1|2  background page balancing (default: 1)\n"
 "   - fault=SITE:N[:PCT]   test builds: fail error site SITE every Nth time\n"
 "                          (or PCT percent of the time when N is 0)\n"
 "   memcached's other -o options are accepted with a warning.\n");
@@ -152,12 +162,11 @@ static bool parse_int(const char *arg, long lo, long hi, int *out)
 /* memcached -o options mcd accepts without implementing them. */
 static const char *const ignored_opts[] = {
     "tail_repair_time", "hash_algorithm", "lru_crawler", "no_lru_crawler",
-    "lru_crawler_sleep", "lru_crawler_tocrawl", "read_buf_mem_limit",
+    "lru_crawler_sleep", "lru_crawler_tocrawl",
     "lru_maintainer", "no_lru_maintainer", "hot_lru_pct", "warm_lru_pct",
     "hot_max_factor", "warm_max_factor", "temporary_ttl", "slab_chunk_max",
     "watcher_logbuf_size", "worker_logbuf_size", "track_sizes", "modern",
-    "no_modern", "sock_cookie_id", "slab_reassign", "slab_automove",
-    "slab_automove_ratio", "slab_automove_window", "slab_automove_freeratio",
+    "no_modern", "sock_cookie_id", "slab_automove_ratio", "slab_automove_window", "slab_automove_freeratio",
     "lru_segmented", "no_lru_segmented", "inline_ascii_resp",
     "no_inline_ascii_resp", "resp_obj_mem_limit", "drop_privileges",
     "no_drop_privileges", "expirezero_does_not_evict", "meta_response_old",
@@ -179,6 +188,16 @@ static int parse_extended(struct settings *s, char *list)
         if (strcmp(opt, "idle_timeout") == 0) {
             if (!val || !parse_int(val, 0, 86400 * 365, &s->idle_timeout))
                 USAGE_FAIL("-o idle_timeout needs a number of seconds");
+        } else if (strcmp(opt, "strict_keys") == 0) {
+            s->strict_keys = true;
+        } else if (strcmp(opt, "write_timeout") == 0) {
+            if (!val || !parse_int(val, 0, 86400, &s->write_timeout))
+                USAGE_FAIL("-o write_timeout needs a number of seconds (0 = never)");
+        } else if (strcmp(opt, "read_buf_mem_limit") == 0) {
+            int mb;
+            if (!val || !parse_int(val, 0, 1 << 20, &mb))
+                USAGE_FAIL("-o read_buf_mem_limit needs megabytes (0 = no limit)");
+            s->read_buf_mem_limit = (size_t)mb * 1024 * 1024;
         } else if (strcmp(opt, "hashpower") == 0) {
             if (!val || !parse_int(val, 12, 32, &s->hashpower_init))
                 USAGE_FAIL("-o hashpower must be between 12 and 32");
@@ -186,6 +205,7 @@ static int parse_extended(struct settings *s, char *list)
             s->hash_expand = false;
         } else if (strcmp(opt, "maxconns_fast") == 0) {
             s->maxconns_fast = true;
+    s->write_timeout = 30;
         } else if (strcmp(opt, "no_maxconns_fast") == 0) {
             s->maxconns_fast = false;
         } else if (strcmp(opt, "admin_socket") == 0) {
@@ -209,10 +229,16 @@ static int parse_extended(struct settings *s, char *list)
                 USAGE_FAIL("-o slowlog_usec needs a number of microseconds");
             __atomic_store_n(&slowlog_usec, (uint64_t)us, __ATOMIC_RELAXED);
         } else if (strcmp(opt, "engine") == 0) {
-            if (!val || strcmp(val, "slab") != 0)
-                USAGE_FAIL("-o engine: unknown engine '%s' (built in: slab)",
-                           val ? val : "");
+            /* Checked when the engine is loaded (main.c): a .so path can
+             * only be judged by opening it. */
+            if (!val || !*val)
+                USAGE_FAIL("-o engine needs a name (slab, heap) or a path to a .so");
             s->engine = val;
+        } else if (strcmp(opt, "slab_reassign") == 0) {
+            /* always on in mcd; accepted for memcached's command lines */
+        } else if (strcmp(opt, "slab_automove") == 0) {
+            if (!val || !parse_int(val, 0, 2, &s->slab_automove))
+                USAGE_FAIL("-o slab_automove must be 0, 1 or 2");
         } else if (strcmp(opt, "fault") == 0) {
             char why[160];
             if (!val || !err_fault_config(val, why, sizeof(why)))
