@@ -64,8 +64,9 @@ static const struct cmd commands[] = {
     { "metrics", "[PATTERN]", "the Prometheus text, or only the lines containing PATTERN", "",
       true, COMPL_NONE, view_metrics },
     { "set", "NAME=VALUE", "change a setting at run time (slowlog_usec, slowlog_redact, "
-      "verbosity)", "", true, COMPL_SET, view_set },
-    { "hotkeys", "", "the most requested keys (when the server samples them)", "", true,
+      "hotkeys, verbosity...)", "", true, COMPL_SET, view_set },
+    { "hotkeys", "[N]", "the hottest keys by requests and by bytes sent (when the server "
+      "samples them)", "", true,
       COMPL_NONE, view_hotkeys },
     { "raw", "LINE", "send any admin request line; the JSON reply is shown as is", "", true,
       COMPL_SERVER_COMMAND, run_raw },
@@ -147,7 +148,7 @@ const char *cmd_item_arg(int i)
 static const char *const fallback_event_kinds[] = { "all", "eviction", "expiration", "error",
     "flush", "conn", "reject", "pagemove", NULL };
 static const char *const fallback_settings[] = { "slowlog_usec=", "slowlog_redact=",
-    "verbosity=", NULL };
+    "hotkeys=", "verbosity=", NULL };
 
 const char *cmd_event_kind(int i)
 {
@@ -160,7 +161,7 @@ const char *cmd_setting(int i)
 {
     if (nsettings)
         return i < nsettings ? settings[i] : NULL;
-    return i < 3 ? fallback_settings[i] : NULL;
+    return i < 4 ? fallback_settings[i] : NULL;
 }
 
 bool cmd_server_has(struct client *c, const char *name, bool *known)

@@ -64,6 +64,36 @@ static void join_line(char *line, size_t len, const char *word, int argc, char *
 
 /* --- latency and commands ------------------------------------------------ */
 
+/* Spikes of background work (admin latency_events), on servers that have it. */
+static void latency_events(struct ctx *x)
+{
+    bool known;
+    json_t *reply = NULL;
+    char err[256], b[4][32];
+    if (!cmd_server_has(x->cl, "latency_events", &known) ||
+        cl_call(x->cl, "latency_events", &reply, err, sizeof(err)) != EXIT_OK) {
+        json_decref(reply);
+        return;
+    }
+    const json_t *evs = jx_path(reply, "data.events"), *e;
+    size_t i;
+    struct table *t = tbl_new(6, "event", "count", "latest", "max", "mean", "max at");
+    json_array_foreach(evs, i, e) {
+        tbl_addf(t, 0, "%s", jx_str(e, "event", "?"));
+        tbl_addf(t, 1, "%lld", jx_int(e, "count", 0));
+        tbl_addf(t, 2, "%s", fmt_usecs(1000 * jx_num(e, "latest_ms", -1), b[0]));
+        tbl_addf(t, 3, "%s", fmt_usecs(1000 * jx_num(e, "max_ms", -1), b[1]));
+        tbl_addf(t, 4, "%s", fmt_usecs(1000 * jx_num(e, "mean_ms", -1), b[2]));
+        tbl_addf(t, 5, "%s", fmt_time(jx_int(e, "max_time", 0), b[3]));
+    }
+    if (json_array_size(evs)) {
+        fprintf(x->out, "\nBackground work (latency_events):\n");
+        tbl_print(t, x->out, "  ");
+    }
+    tbl_free(t);
+    json_decref(reply);
+}
+
 int view_latency(struct ctx *x, int argc, char **argv)
 {
     json_t *reply;
@@ -97,6 +127,7 @@ int view_latency(struct ctx *x, int argc, char **argv)
     tbl_free(t);
     free(idx);
     json_decref(reply);
+    latency_events(x);
     return EXIT_OK;
 }
 
@@ -579,29 +610,35 @@ const json_t *view_first_rows(const json_t *data)
     return NULL;
 }
 
-/* The hot-key sampler's dump. Its schema is not documented yet, so the
- * view is generic: the first array of objects, one column per scalar. */
-int view_hotkeys(struct ctx *x, int argc, char **argv)
+/* One of the sampler's tables: rank, key, estimate, its error bound. */
+static void hot_table(struct ctx *x, const json_t *rows, const char *what, bool bytes)
 {
-    bool known;
-    if (!cmd_server_has(x->cl, "hotkeys", &known) && known) {
-        const json_t *id = cl_identity(x->cl);
-        fprintf(stderr, "mcadmin: this server (mcd %s) does not offer hot keys: its help has no "
-                "'hotkeys'; a newer mcd samples them\n", jx_str(id, "version", "?"));
-        return EXIT_CMD;
+    struct table *t = tbl_new(4, "#", "key", what, "+/-");
+    size_t i;
+    const json_t *r;
+    char b[2][32], kb[256];
+    json_array_foreach(rows, i, r) {
+        double v = jx_num(r, what, 0), e = jx_num(r, "error", 0);
+        tbl_addf(t, 0, "%zu", i + 1);
+        tbl_addf(t, 1, "%s", key_or_b64(r, kb, sizeof(kb)));
+        tbl_addf(t, 2, "%s", bytes ? fmt_bytes(v, b[0]) : fmt_num(v, b[0]));
+        tbl_addf(t, 3, "%s", bytes ? fmt_bytes(e, b[1]) : fmt_num(e, b[1]));
     }
-    char line[256];
-    join_line(line, sizeof(line), "hotkeys", argc, argv);
-    json_t *reply;
-    int rc;
-    const json_t *d = view_fetch(x, line, &reply, &rc);
-    if (!d)
-        return rc;
-    const json_t *rows = view_first_rows(d), *r;
+    if (json_array_size(rows))
+        tbl_print(t, x->out, "  ");
+    else
+        fprintf(x->out, "  none sampled yet\n");
+    tbl_free(t);
+}
+
+/* Any other shape: the first array of objects, one column per scalar. */
+static void generic_rows(struct ctx *x, const json_t *rows)
+{
     json_t *cols = json_array();
     const char *k;
     json_t *v;
     size_t i;
+    const json_t *r;
     json_object_foreach((json_t *)json_array_get(rows, 0), k, v)
         if (!json_is_object(v) && !json_is_array(v) && json_array_size(cols) < 8)
             json_array_append_new(cols, json_string(k));
@@ -621,6 +658,39 @@ int view_hotkeys(struct ctx *x, int argc, char **argv)
         tbl_free(t);
     }
     json_decref(cols);
+}
+
+/* The hot-key sampler's tables; a server without one is told plainly. */
+int view_hotkeys(struct ctx *x, int argc, char **argv)
+{
+    bool known;
+    if (!cmd_server_has(x->cl, "hotkeys", &known) && known) {
+        const json_t *id = cl_identity(x->cl);
+        fprintf(stderr, "mcadmin: this server (mcd %s) does not offer hot keys: its help has no "
+                "'hotkeys'; a newer mcd samples them\n", jx_str(id, "version", "?"));
+        return EXIT_CMD;
+    }
+    char line[256];
+    join_line(line, sizeof(line), "hotkeys", argc, argv);
+    json_t *reply;
+    int rc;
+    const json_t *d = view_fetch(x, line, &reply, &rc);
+    if (!d)
+        return rc;
+    if (!jx_get(d, "by_requests")) {
+        generic_rows(x, view_first_rows(d));
+    } else {
+        if (!json_is_true(jx_get(d, "enabled")))
+            fprintf(x->out, "%sHot key sampling is off%s (set hotkeys=1 turns it on); the "
+                    "tables hold what was sampled before.\n", C_YELLOW, C_RESET);
+        else
+            fprintf(x->out, "sampling 1 lookup in %lld; counts are estimates scaled back up\n",
+                    jx_int(d, "sample_rate", 0));
+        fprintf(x->out, "\nBy requests:\n");
+        hot_table(x, jx_get(d, "by_requests"), "requests", false);
+        fprintf(x->out, "\nBy value bytes sent:\n");
+        hot_table(x, jx_get(d, "by_bytes"), "bytes", true);
+    }
     json_decref(reply);
     return EXIT_OK;
 }

@@ -286,6 +286,16 @@ sub read_until {
     ($rc, $out, $err) = mca('-s', $sock, 'hotkeys');
     if ($has_hot) {
         is($rc, 0, 'hotkeys: the server samples them');
+        like($out, qr/^By requests:$/m, 'hotkeys: a table by requests');
+        like($out, qr/^By value bytes sent:$/m, 'and one by bytes');
+        # sampled 1 in 16: enough lookups of one key make it the hottest
+        set_ok($c, 'hottest', 'h');
+        send_bytes($c, "get hottest\r\n" x 2000);
+        read_bytes($c, length("VALUE hottest 0 1\r\nh\r\nEND\r\n") * 2000);
+        my $hot;
+        wait_until(sub { (undef, $hot) = mca('-s', $sock, 'hotkeys', '3'); $hot =~ /^\s+1\s+hottest\s+\d+/m });
+        like($hot, qr/^By requests:\n\s+#\s+key\s+requests\s+\+\/-\n\s+1\s+hottest\s+\d{3,}\s/m,
+             'the key asked for most is first, with its estimate');
     } else {
         is($rc, 1, 'hotkeys on a server without them exits 1');
         like($err, qr/does not offer hot keys/, 'with a clear message');
