@@ -166,8 +166,10 @@ void dr_site_evidence(struct doctor *d, json_t *f, int code)
                     jx_int(ctx, "conn_id", 0));
     char key[16];
     snprintf(key, sizeof(key), "E%d", code);
-    if (jx_str(s, "advice", NULL))
+    if (jx_str(s, "advice", NULL)) {
         json_object_set_new(d->site_advice, key, json_string(jx_str(s, "advice", "")));
+        json_array_append_new(json_object_get(f, "advice"), json_string(key));
+    }
 }
 
 /* --- recording --------------------------------------------------------------- */
