@@ -71,12 +71,13 @@ static const char *key_of(const json_t *o)
     return k ? k : jx_str(o, "key_base64", "?");
 }
 
-/* A key's prefix: up to and including the server's -D delimiter (else ':'). */
+/* A key's prefix as the prefixes dump names it: up to the server's -D
+ * delimiter (else ':'), or the whole key. */
 static json_t *prefix_of(const struct doctor *d, const char *key)
 {
     const char *delim = jx_str(arr(d->b, "settings", "settings"), "stat_key_prefix", ":");
     const char *p = strchr(key, delim[0] ? delim[0] : ':');
-    return p ? json_stringn(key, (size_t)(p - key + 1)) : json_string(key);
+    return p ? json_stringn(key, (size_t)(p - key)) : json_string(key);
 }
 
 /* Events of a kind in b's history, newer than the window. */
