@@ -258,11 +258,25 @@ static void add_history(struct client *c, json_t *hist, const char *kind)
  * rarer history kinds, and hotkeys where the server has it. */
 static int sample_live(struct client *c, bool hotkeys, json_t **out, char *err, size_t errlen)
 {
-    json_t *doc = NULL, *reply = NULL;
+    json_t *doc = NULL, *reply = NULL, *threads = NULL;
+    /* Threads first: read from liveness slots, it never waits, while the
+     * snapshot's connection dumps wait up to a second for a stuck worker,
+     * long enough for a stall to end before its threads section is read. */
+    if (cl_call(c, "threads", &reply, err, errlen) == EXIT_OK)
+        threads = json_incref(json_object_get(reply, "data"));
+    json_decref(reply);
+    reply = NULL;
     int rc = snap_capture(c, &doc, err, errlen);
-    if (rc != EXIT_OK)
+    if (rc != EXIT_OK) {
+        json_decref(threads);
         return rc;
+    }
     json_t *secs = json_object_get(json_object_get(doc, "snapshot"), "sections");
+    if (json_is_object(threads)) {
+        json_object_set(threads, "time", json_object_get(json_object_get(secs, "threads"), "time"));
+        json_object_set(secs, "threads", threads);
+    }
+    json_decref(threads);
     const char *extra[] = { "latency", hotkeys ? "hotkeys" : NULL };
     for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
         if (extra[i] && cl_call(c, extra[i], &reply, err, errlen) == EXIT_OK)
