@@ -172,6 +172,29 @@ void dr_site_evidence(struct doctor *d, json_t *f, int code)
     }
 }
 
+const json_t *dr_arr(const json_t *sample, const char *sec, const char *member)
+{
+    return jx_get(dr_sec(sample, sec), member);
+}
+
+double dr_rate(const struct doctor *d, double delta)
+{
+    return d->secs > 0 ? delta / d->secs : 0;
+}
+
+const char *dr_key(const json_t *o)
+{
+    const char *k = jx_str(o, "key", NULL);
+    return k ? k : jx_str(o, "key_base64", "?");
+}
+
+/* Events of a kind in b's history, newer than the window. */
+bool dr_event_recent(const struct doctor *d, const json_t *e, const char *kind)
+{
+    return strcmp(jx_str(e, "kind", ""), kind) == 0 &&
+           jx_int(e, "time", 0) >= d->now - d->recent;
+}
+
 /* --- recording --------------------------------------------------------------- */
 
 static json_t *vformat(const char *fmt, va_list ap)

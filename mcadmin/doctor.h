@@ -3,7 +3,9 @@
  * samples of its admin-socket documents, and what to do about it.
  *
  * doctor.c gathers the samples (live, a snapshot pair, or a report file),
- * runs every rule and prints; doctor_rules.c holds the rules. A rule reads
+ * runs every rule and prints; doctor_rules.c holds the rules about the
+ * server's memory, tables and threads, doctor_clients.c those about what
+ * clients do. A rule reads
  * the documented JSON only (man/mcd-admin.7) through the dr_ helpers below,
  * and, like redis's createLatencyReport(), only records: a finding with
  * its quantified evidence and the advice it calls for. The printer then
@@ -76,6 +78,15 @@ bool dr_site_recent(const struct doctor *d, int code);
  * evidence and remembers the site's advice; nothing if it never fired. */
 void dr_site_evidence(struct doctor *d, json_t *f, int code);
 
+/* Member `member` of section `sec` of a sample (NULL when absent). */
+const json_t *dr_arr(const json_t *sample, const char *sec, const char *member);
+/* delta per second over the interval. */
+double dr_rate(const struct doctor *d, double delta);
+/* An item's or event's key (key, else key_base64). */
+const char *dr_key(const json_t *o);
+/* An event of this kind in the newer sample's history, within --recent. */
+bool dr_event_recent(const struct doctor *d, const json_t *e, const char *kind);
+
 /* --- recording (doctor.c) -------------------------------------------------- */
 
 /* A new finding of rule, with a one-line quantified title. */
@@ -97,6 +108,18 @@ struct dr_rule {
 };
 
 extern const struct dr_rule dr_rules[];
+
+/* doctor_clients.c */
+void dr_rule_maxconns(struct doctor *d);
+void dr_rule_fd_limit(struct doctor *d);
+void dr_rule_flush_collapse(struct doctor *d);
+void dr_rule_slow_client(struct doctor *d);
+void dr_rule_conn_buffers(struct doctor *d);
+void dr_rule_too_large(struct doctor *d);
+void dr_rule_client_timeouts(struct doctor *d);
+void dr_rule_expired_on_arrival(struct doctor *d);
+void dr_rule_hot_prefix(struct doctor *d);
+
 extern const int dr_nrules;
 
 #endif /* MCADMIN_DOCTOR_H */
