@@ -66,7 +66,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(MCD_LIB_OBJS)
 # find it through MCADMIN_BIN. Sanitizer builds keep theirs in $(BUILD).
 MCADMIN_SRCS := $(wildcard mcadmin/*.c)
 MCADMIN_OBJS := $(MCADMIN_SRCS:%.c=$(BUILD)/%.o)
-MCADMIN := $(if $(filter mcd/mcd,$(BIN)),mcadmin/mcadmin,$(BUILD)/mcadmin)
+MCADMIN := $(if $(filter mcd/mcd,$(BIN)),mcadmin/mcadmin,$(BUILD)/mcadmin-bin)
 export MCADMIN_BIN := $(abspath $(MCADMIN))
 
 all test: $(MCADMIN)
@@ -134,7 +134,7 @@ clean:
 #                      $(FUZZ_BUILD)/corpus/<harness>/, crashes to
 #                      $(FUZZ_BUILD)/crash-*
 #   make fuzz-build    build the harnesses only
-#   make fuzz-smoke    replay each corpus plus FUZZ_SMOKE_SECONDS (10) of
+#   make fuzz-smoke    replay each corpus plus FUZZ_SMOKE_SECONDS (5) of
 #                      fuzzing, as TAP (tests/fuzz.t, also run by make test)
 
 FUZZ_CC ?= clang
@@ -181,3 +181,9 @@ fuzz: fuzz-build
 
 fuzz-smoke:
 	@tests/fuzz.t
+
+# --- bench: mcd against memcached side by side (bench/README.md) -------------
+# Never part of `make test`. `make bench BENCH_QUICK=1` is a 1-round sanity run.
+.PHONY: bench
+bench: $(BIN)
+	BENCH_QUICK=$(BENCH_QUICK) MCD_BIN=$(abspath $(BIN)) bench/run.sh

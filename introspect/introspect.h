@@ -15,6 +15,8 @@
  * and starts its thread. Prints why and returns -1 on failure. */
 int admin_start(void);
 void admin_stop(void);
+/* Serve one request line on fd, as a client's would be (fuzzing). */
+void admin_fuzz_request(int fd, const char *line);
 
 /* --- dump.c: one JSON document per command ------------------------------ */
 
@@ -40,6 +42,7 @@ json_t *dump_commands(void);
 /* Commands with arguments: NULL with *why set when the arguments are bad. */
 json_t *run_slowlog(const struct admin_args *a, const char **why);
 json_t *run_set(const struct admin_args *a, const char **why);
+json_t *run_hotkeys(const struct admin_args *a, const char **why);
 json_t *run_history(const struct admin_args *a, const char **why);
 struct hist_event;
 json_t *history_event_json(const struct hist_event *e);

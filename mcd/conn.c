@@ -39,11 +39,32 @@ struct wblock {
 static uint64_t next_conn_id;   /* atomic */
 
 /* Connection memory accounting: the owner thread's running total. */
+static uint64_t buf_total;      /* atomic: buffer bytes of all threads */
+
 static void mem_adj(struct thread *t, int64_t delta)
 {
     t->buf_bytes += (uint64_t)delta;
     if (t->buf_bytes > t->buf_hwm)
         t->buf_hwm = t->buf_bytes;
+    __atomic_add_fetch(&buf_total, (uint64_t)delta, __ATOMIC_RELAXED);
+}
+
+/* -o read_buf_mem_limit: may a read buffer grow by n bytes? Response
+ * blocks are counted but never refused (the refusal itself needs one).
+ * Counted at its own site when not; the caller refuses and closes. */
+static bool buf_mem_allows(struct conn *c, size_t n)
+{
+    size_t limit = settings.read_buf_mem_limit;
+    if (!limit || __atomic_load_n(&buf_total, __ATOMIC_RELAXED) + n <= limit)
+        return true;
+    struct err_ctx ctx = { .clsid = -1, .size = n, .conn_id = c ? c->id : 0 };
+    err_raise_ctx(ERR_BUF_MEM_LIMIT, &ctx);
+    return false;
+}
+
+uint64_t conn_buffer_bytes(void)
+{
+    return __atomic_load_n(&buf_total, __ATOMIC_RELAXED);
 }
 static uint64_t curr_conns;     /* atomic gauge */
 static uint64_t total_conns;    /* atomic counter */
@@ -157,8 +178,10 @@ static struct wblock *wblock_get(struct conn *c, size_t need)
     } else {
         size_t size = need > WBLOCK_SIZE ? need : WBLOCK_SIZE;
         b = err_inject(ERR_WBUF_MALLOC) ? NULL : malloc(sizeof(*b) + size);
-        if (!b)
+        if (!b) {
+            err_raise(ERR_WBUF_MALLOC, c->id);
             return NULL;
+        }
         b->size = size;
     }
     mem_adj(t, (int64_t)b->size);
@@ -230,7 +253,6 @@ char *conn_reserve(struct conn *c, size_t n)
         return b->data + b->used;
     b = wblock_get(c, n);
     if (!b) {
-        err_raise(ERR_WBUF_MALLOC, c->id);
         conn_closing(c, "out of memory for the response");
         return NULL;
     }
@@ -348,6 +370,7 @@ static enum write_result conn_flush(struct conn *c)
         }
         __atomic_store_n(&c->bytes_out, c->bytes_out + (uint64_t)n, __ATOMIC_RELAXED);
         STAT_ADD(bytes_written, (uint64_t)n);
+        c->write_progress = clock_now();
         while (n > 0) {
             struct iovec *v = &c->iov[c->iovsent];
             if ((size_t)n >= v->iov_len) {
@@ -481,6 +504,11 @@ static enum read_result conn_read(struct conn *c)
             memmove(c->rbuf, c->rbuf + c->rpos, c->rbytes);
             c->rpos = 0;
         } else if (c->rsize < RBUF_MAX) {
+            if (!buf_mem_allows(c, c->rsize)) {
+                conn_error(c, ERR_BUF_MEM_LIMIT_REPLY);
+                conn_close_after_write(c, "buffer memory limit reached");
+                return READ_NONE;
+            }
             char *n = err_inject(ERR_RBUF_MALLOC) ? NULL : realloc(c->rbuf, c->rsize * 2);
             if (!n) {
                 conn_error(c, ERR_RBUF_MALLOC);
@@ -626,13 +654,17 @@ static void conn_drive(struct conn *c)
 
         case CONN_PARSE:
             if (budget-- <= 0) {
-                /* Let other connections run; come back when writable. */
+                /* Let other connections run, and come back on the next turn
+                 * of the loop whatever the socket's state: waiting for it
+                 * to be writable would stall forever on a client that does
+                 * not read, where the write timeout could not see it. */
                 STAT_INCR(conn_yields);
-                if (!conn_want(c, EV_WRITE))
+                if (!conn_want(c, EV_READ)) {
                     conn_closing(c, "event registration failed");
-                else
-                    return;
-                break;
+                    break;
+                }
+                event_active(&c->ev, EV_READ, 0);
+                return;
             }
             if (c->out_pending > OUT_FLUSH_BYTES || c->iovcnt >= IOV_MAX) {
                 c->after_write = CONN_PARSE;
@@ -700,6 +732,8 @@ static void conn_drive(struct conn *c)
                 c->after_write = CONN_PARSE;
                 break;
             case WRITE_BLOCKED:
+                if (c->ev_flags != EV_WRITE)
+                    c->write_progress = clock_now();    /* the stall starts now */
                 if (!conn_want(c, EV_WRITE))
                     conn_closing(c, "event registration failed");
                 else

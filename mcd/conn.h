@@ -87,6 +87,7 @@ struct conn {
     size_t out_pending;
 
     const char *close_reason;   /* static text, set when closing starts */
+    rel_time_t write_progress;  /* last time a blocked write moved */
 
     struct conn *next, *prev;   /* the thread's list; thread lock */
 };
@@ -129,6 +130,8 @@ void conn_setup(void);
 /* Memory accounting: one connection's bytes; the pooled block size. */
 size_t conn_memory(const struct conn *c);
 size_t conn_block_size(void);
+/* Buffer bytes of all connections (for -o read_buf_mem_limit). */
+uint64_t conn_buffer_bytes(void);
 /* Frees a stopping thread's pooled response blocks. */
 void conn_thread_teardown(struct thread *t);
 

@@ -19,6 +19,8 @@
  * (not found, exists, not stored) answer with memcached's words, as the
  * text protocol answers NOT_FOUND without a registry row.
  */
+#include "hold.h"
+#include "hotkeys.h"
 #include "proto_bin.h"
 
 #include <stdio.h>
@@ -330,6 +332,8 @@ static void bin_get(struct conn *c, const struct bin_cmd *cmd,
         it = engine->get(key, nkey);
     else
         it = engine->touch(key, nkey, clock_realtime(get32(ext)));
+    hold_note(it);
+    hotkeys_note(key, nkey, it ? item_vlen(it) : 0);
     count_get(cmd, key, nkey, it != NULL);
     count_touch(cmd, it != NULL);
 

@@ -14,6 +14,7 @@
  * for mg, HD for ms, md and ma. Errors are always answered.
  */
 #include "hold.h"
+#include "hotkeys.h"
 #include "proto_meta.h"
 
 #include <stdio.h>
@@ -344,6 +345,7 @@ static void meta_get(struct conn *c, struct meta_req *r)
     };
     item *it = engine->meta_get(r->key, r->nkey, &o, &info, &e);
     hold_note(it);
+    hotkeys_note(r->key, r->nkey, it ? item_vlen(it) : 0);
 
     STAT_INCR(cmd_get);
     if (r->has_ttl) {

@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "history.h"
 #include "hold.h"
+#include "hotkeys.h"
 #include "prefix.h"
 #include "proto_crawler.h"
 #include "settings.h"
@@ -55,6 +56,11 @@ static bool key_refused(const struct token *key, enum err_site *e)
         *e = ERR_KEY_TOO_LONG;
         return true;
     }
+    /* memcached takes any byte but space in a text key, and clients rely on
+     * it (memaslap's keys start with bytes 0x10-0x1f); -o strict_keys
+     * refuses control bytes, as protocol.txt asks of clients. */
+    if (!settings.strict_keys)
+        return false;
     for (size_t i = 0; i < key->len; i++) {
         unsigned char ch = (unsigned char)key->p[i];
         if (ch < 0x20 || ch == 0x7f) {
@@ -208,6 +214,7 @@ static void process_get(struct conn *c, const char *line, size_t len,
         }
         if (__atomic_load_n(&prefix_enabled, __ATOMIC_RELAXED))
             prefix_record(tok.p, tok.len, PREFIX_GET, it != NULL);
+        hotkeys_note(tok.p, tok.len, it ? item_vlen(it) : 0);
         if (!it) {
             STAT_INCR(get_misses);
             continue;

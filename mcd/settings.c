@@ -42,6 +42,7 @@ void settings_init(struct settings *s)
     s->dump_enabled = true;
     s->hash_expand = true;
     s->maxconns_fast = true;
+    s->write_timeout = 30;
     s->admin_socket = NULL;     /* default chosen in main once the port is known */
     s->engine = "slab";
 }
@@ -88,6 +89,11 @@ void settings_usage(void)
 "-S, -Y, -Z                SASL, auth files and TLS are not supported: refused\n"
 "-o, --extended            comma separated list of extended options:\n"
 "   - idle_timeout=SEC     close connections idle this long (default: 0, never)\n"
+"   - write_timeout=SEC    close a client that has not read its replies for\n"
+"                          this long (default: 30; 0 = never)\n"
+"   - read_buf_mem_limit=MB  limit connection buffer memory (default: 0, none)\n"
+"   - strict_keys          refuse text keys with control bytes (memcached\n"
+"                          and its clients allow them; off by default)\n"
 "   - hashpower=N          initial hash table size 2^N (12..32)\n"
 "   - no_hashexpand        do not grow the hash table\n"
 "   - maxconns_fast, no_maxconns_fast\n"
@@ -152,7 +158,7 @@ static bool parse_int(const char *arg, long lo, long hi, int *out)
 /* memcached -o options mcd accepts without implementing them. */
 static const char *const ignored_opts[] = {
     "tail_repair_time", "hash_algorithm", "lru_crawler", "no_lru_crawler",
-    "lru_crawler_sleep", "lru_crawler_tocrawl", "read_buf_mem_limit",
+    "lru_crawler_sleep", "lru_crawler_tocrawl",
     "lru_maintainer", "no_lru_maintainer", "hot_lru_pct", "warm_lru_pct",
     "hot_max_factor", "warm_max_factor", "temporary_ttl", "slab_chunk_max",
     "watcher_logbuf_size", "worker_logbuf_size", "track_sizes", "modern",
@@ -179,6 +185,16 @@ static int parse_extended(struct settings *s, char *list)
         if (strcmp(opt, "idle_timeout") == 0) {
             if (!val || !parse_int(val, 0, 86400 * 365, &s->idle_timeout))
                 USAGE_FAIL("-o idle_timeout needs a number of seconds");
+        } else if (strcmp(opt, "strict_keys") == 0) {
+            s->strict_keys = true;
+        } else if (strcmp(opt, "write_timeout") == 0) {
+            if (!val || !parse_int(val, 0, 86400, &s->write_timeout))
+                USAGE_FAIL("-o write_timeout needs a number of seconds (0 = never)");
+        } else if (strcmp(opt, "read_buf_mem_limit") == 0) {
+            int mb;
+            if (!val || !parse_int(val, 0, 1 << 20, &mb))
+                USAGE_FAIL("-o read_buf_mem_limit needs megabytes (0 = no limit)");
+            s->read_buf_mem_limit = (size_t)mb * 1024 * 1024;
         } else if (strcmp(opt, "hashpower") == 0) {
             if (!val || !parse_int(val, 12, 32, &s->hashpower_init))
                 USAGE_FAIL("-o hashpower must be between 12 and 32");
@@ -186,6 +202,7 @@ static int parse_extended(struct settings *s, char *list)
             s->hash_expand = false;
         } else if (strcmp(opt, "maxconns_fast") == 0) {
             s->maxconns_fast = true;
+    s->write_timeout = 30;
         } else if (strcmp(opt, "no_maxconns_fast") == 0) {
             s->maxconns_fast = false;
         } else if (strcmp(opt, "admin_socket") == 0) {

@@ -49,6 +49,9 @@ struct settings {
     bool dump_enabled;          /* !-X */
     /* -o extended options */
     int idle_timeout;           /* seconds, 0 = none */
+    int write_timeout;          /* mcd: close a client not reading for this long */
+    bool strict_keys;           /* mcd: refuse control bytes in text keys */
+    size_t read_buf_mem_limit;  /* bytes of connection buffers, 0 = no limit */
     int hashpower_init;         /* 0 = default */
     bool hash_expand;           /* !no_hashexpand */
     bool maxconns_fast;

@@ -180,6 +180,9 @@ static void stats_settings(const struct emitter *c)
     stat_str(c, "flush_enabled", settings.flush_enabled ? "yes" : "no");
     stat_str(c, "dump_enabled", settings.dump_enabled ? "yes" : "no");
     stat_u64(c, "idle_timeout", (uint64_t)settings.idle_timeout);
+    stat_u64(c, "write_timeout", (uint64_t)settings.write_timeout);
+    stat_str(c, "strict_keys", settings.strict_keys ? "yes" : "no");
+    stat_u64(c, "read_buf_mem_limit", (uint64_t)settings.read_buf_mem_limit);
     {
         struct rlimit rl;
         if (getrlimit(RLIMIT_NOFILE, &rl) == 0)

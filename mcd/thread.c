@@ -21,6 +21,7 @@
 #include "errors.h"
 #include "latency.h"
 #include "hold.h"
+#include "hotkeys.h"
 #include "live.h"
 #include "settings.h"
 #include "stats.h"
@@ -38,7 +39,7 @@ static unsigned next_thread;    /* listener thread only */
 
 static void close_idle(struct thread *t)
 {
-    if (settings.idle_timeout <= 0)
+    if (settings.idle_timeout <= 0 && settings.write_timeout <= 0)
         return;
     rel_time_t now = clock_now();
     /* Only this thread changes its list, so walking it outside the lock
@@ -46,10 +47,18 @@ static void close_idle(struct thread *t)
     struct conn *c = t->conns;
     while (c) {
         struct conn *next = c->next;
-        if (c->state == CONN_READ && c->rbytes == 0 &&
+        if (settings.idle_timeout > 0 && c->state == CONN_READ && c->rbytes == 0 &&
             now - c->last_cmd > (rel_time_t)settings.idle_timeout) {
             err_raise(ERR_IDLE_TIMEOUT, c->id);
             c->close_reason = "idle timeout";
+            conn_close(c);
+        } else if (settings.write_timeout > 0 && c->state == CONN_WRITE &&
+                   c->ev_flags == EV_WRITE &&
+                   now - c->write_progress > (rel_time_t)settings.write_timeout) {
+            /* a client that sends but never reads: its replies pile up */
+            struct err_ctx ctx = { .clsid = -1, .size = c->out_pending, .conn_id = c->id };
+            err_raise_ctx(ERR_CONN_WRITE_STALLED, &ctx);
+            c->close_reason = "client stopped reading";
             conn_close(c);
         }
         c = next;
@@ -165,6 +174,8 @@ static void *worker(void *arg)
     t->live = live_register("worker", t->index);
     t->takes = calloc(1, sizeof(*t->takes));
     take_ring_mine = t->takes;
+    hotkeys_thread_register();
+    t->hotkeys = hk_mine;
     live_beat(t->live, "serving");
     history_thread_register("worker");
     event_base_dispatch(t->base);
@@ -230,6 +241,7 @@ void threads_stop(void)
         close(t->notify_wr);
         conn_thread_teardown(t);
         free(t->takes);
+        free(t->hotkeys);
         struct pending *p = t->queue;
         while (p) {
             struct pending *next = p->next;

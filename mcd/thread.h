@@ -15,6 +15,7 @@
 
 struct conn;
 struct take_ring;
+struct hotkeys;
 
 struct thread {
     int index;
@@ -37,6 +38,7 @@ struct thread {
     rel_time_t heartbeat;       /* atomic: last tick of this thread's loop */
     struct live *live;          /* its liveness slot (live.h) */
     struct take_ring *takes;    /* where references were taken (hold.h) */
+    struct hotkeys *hotkeys;    /* its sampled top keys (hotkeys.h) */
     /* connection memory, owner thread only (read through thread_call) */
     uint64_t buf_bytes;         /* read buffers and response blocks in use */
     uint64_t buf_hwm;           /* the most buf_bytes has been */

@@ -2,13 +2,13 @@
 # The fuzz smoke pass as TAP, one test per harness: build every
 # tests/fuzz/fuzz_*.c (make fuzz-build), then run each over its committed
 # corpus (tests/fuzz/corpus/<harness>/, regression inputs included) plus
-# FUZZ_SMOKE_SECONDS (default 10) of fuzzing. Harnesses run FUZZ_JOBS
+# FUZZ_SMOKE_SECONDS (default 5) of fuzzing. Harnesses run FUZZ_JOBS
 # (default 2) at a time. Skipped when clang is not installed.
 # A crash leaves its input in build-fuzz/crash-<harness>-*; replay it with
 #   build-fuzz/<harness> build-fuzz/crash-<harness>-<hash>
 cd "$(dirname "$0")/.." || exit 1
 FUZZ_CC=${FUZZ_CC:-clang}
-secs=${FUZZ_SMOKE_SECONDS:-10}
+secs=${FUZZ_SMOKE_SECONDS:-5}
 jobs=${FUZZ_JOBS:-2}
 out=build-fuzz
 

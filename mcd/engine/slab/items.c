@@ -197,7 +197,8 @@ enum evict_result { EVICT_DONE, EVICT_BUSY, EVICT_EMPTY, EVICT_NONE_DEAD };
  * nobody is reading. Items fetched since their last bump get a second chance
  * at the head instead.
  */
-static enum evict_result lru_evict_one(unsigned id, bool allow_live)
+static enum evict_result lru_evict_pass(unsigned id, bool allow_live, bool second_chance,
+                                         bool *bumped)
 {
     struct lru *l = &lrus[id];
     enum evict_result res = EVICT_EMPTY;
@@ -224,11 +225,12 @@ static enum evict_result lru_evict_one(unsigned id, bool allow_live)
             it = prev;
             continue;
         }
-        if (!dead && (it->it_flags & ITEM_ACTIVE)) {
+        if (!dead && second_chance && (it->it_flags & ITEM_ACTIVE)) {
             it->it_flags &= (uint8_t)~ITEM_ACTIVE;
             lru_unlink(l, it);
             lru_link_head(l, it);
             item_unlock(hv);
+            *bumped = true;
             it = prev;
             continue;
         }
@@ -251,6 +253,18 @@ static enum evict_result lru_evict_one(unsigned id, bool allow_live)
     }
     pthread_mutex_unlock(&l->lock);
     return res;
+}
+
+/* When every tail item was fetched again since its last bump (a read-heavy
+ * load), the second chances are spent in one pass and the next pass evicts
+ * the least recently used of them, rather than failing the store. */
+static enum evict_result lru_evict_one(unsigned id, bool allow_live)
+{
+    bool bumped = false;
+    enum evict_result r = lru_evict_pass(id, allow_live, true, &bumped);
+    if (r != EVICT_DONE && bumped)
+        r = lru_evict_pass(id, allow_live, false, &bumped);
+    return r;
 }
 
 /* --- the engine functions ------------------------------------------------ */
@@ -728,6 +742,13 @@ static bool meta_cas_refused(uint64_t new_cas, enum err_site *err)
         *err = ERR_META_CAS_FLUSHED;
         return true;
     }
+    /* Keep the sequence ahead of every CAS in use, or a later flush_all
+     * (which invalidates everything below the sequence) would miss it. */
+    uint64_t cur = __atomic_load_n(&cas_counter, __ATOMIC_RELAXED);
+    while (cur < new_cas &&
+           !__atomic_compare_exchange_n(&cas_counter, &cur, new_cas, false,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
     return false;
 }
 

@@ -1,0 +1,58 @@
+/*
+ * hotkeys.c - space-saving top-K tables (Metwally, Agrawal, El Abbadi):
+ * a key already in the table gains its weight; a new key replaces the
+ * entry with the least weight and inherits that weight as its error bound,
+ * so no key that really holds more than 1/K of the weight is missed.
+ */
+#include "hotkeys.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+__thread struct hotkeys *hk_mine;
+bool hotkeys_enabled = true;
+
+void hotkeys_thread_register(void)
+{
+    hk_mine = calloc(1, sizeof(*hk_mine));
+}
+
+static void table_add(struct hk_table *t, uint32_t hv, const char *key, size_t nkey,
+                      uint64_t w)
+{
+    int min = 0;
+    for (int i = 0; i < t->n; i++) {
+        struct hk_entry *e = &t->e[i];
+        if (e->hash == hv && e->nkey == nkey && memcmp(e->key, key, nkey) == 0) {
+            e->count += w;
+            return;
+        }
+        if (e->count < t->e[min].count)
+            min = i;
+    }
+    struct hk_entry *e;
+    uint64_t base = 0;
+    if (t->n < HK_K) {
+        e = &t->e[t->n++];
+    } else {
+        e = &t->e[min];
+        base = e->count;
+    }
+    e->hash = hv;
+    e->nkey = (uint8_t)nkey;
+    memcpy(e->key, key, nkey);
+    e->count = base + w;
+    e->err = base;
+}
+
+void hk_record(struct hotkeys *h, const char *key, size_t nkey, size_t bytes)
+{
+    if (nkey > 250)
+        return;
+    uint32_t hv = hash_key(key, nkey);
+    table_add(&h->req, hv, key, nkey, 1);
+    if (bytes)
+        table_add(&h->bytes, hv, key, nkey, bytes);
+}

@@ -1,0 +1,52 @@
+/*
+ * hotkeys.h - the hottest keys, by requests and by bytes sent, estimated
+ * from a 1-in-16 sample with the space-saving algorithm in fixed memory:
+ * each worker keeps its own two tables (no lock, no allocation); the admin
+ * thread merges copies made on each worker (thread_call).
+ */
+#ifndef MCD_HOTKEYS_H
+#define MCD_HOTKEYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HK_K 64
+#define HK_SAMPLE 16
+
+struct hk_entry {
+    uint32_t hash;
+    uint8_t nkey;
+    char key[250];
+    uint64_t count;     /* estimated weight (sampled units) */
+    uint64_t err;       /* over-estimate bound from space-saving */
+};
+
+struct hk_table {
+    struct hk_entry e[HK_K];
+    int n;
+};
+
+struct hotkeys {
+    struct hk_table req, bytes;
+    uint32_t tick;
+};
+
+extern __thread struct hotkeys *hk_mine;
+extern bool hotkeys_enabled;    /* atomic; on by default */
+
+void hotkeys_thread_register(void);
+void hk_record(struct hotkeys *h, const char *key, size_t nkey, size_t bytes);
+
+/* Note one key looked up (bytes: value bytes sent, 0 on a miss). */
+static inline void hotkeys_note(const char *key, size_t nkey, size_t bytes)
+{
+    struct hotkeys *h = hk_mine;
+    if (!h || !__atomic_load_n(&hotkeys_enabled, __ATOMIC_RELAXED))
+        return;
+    if ((++h->tick & (HK_SAMPLE - 1)) != 0)
+        return;
+    hk_record(h, key, nkey, bytes);
+}
+
+#endif /* MCD_HOTKEYS_H */
