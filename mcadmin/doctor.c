@@ -58,7 +58,8 @@ static const struct {
     [ADV_SLOW_CLIENT] = { "slow_client", "client",
         "A client asks for values and does not read the replies, so mcd holds the items and "
         "the reply memory for it. Fix or restart that client (its peer is above); it usually "
-        "is blocked, or pipelines gets without reading." },
+        "is blocked, or pipelines gets without reading. -o write_timeout=SECONDS (default 30) "
+        "closes such a connection and releases what it held (E6017)." },
     [ADV_RAISE_M] = { "raise_m", "-m",
         "The cache is smaller than the working set: items are evicted soon after they were "
         "last read, and those reads then miss. Raise -m, or add servers to the pool." },
@@ -69,7 +70,8 @@ static const struct {
     [ADV_CONN_BUFFERS] = { "conn_buffers", "client requests",
         "Connection buffers hold far more memory than -m: clients are sending huge request "
         "lines (giant multi-gets) or leaving them unfinished. Split multi-gets into batches "
-        "of at most a few hundred keys, and find the clients by peer above." },
+        "of at most a few hundred keys, and find the clients by peer above; -o "
+        "read_buf_mem_limit=MB caps all connection buffers together." },
     [ADV_ITEM_SIZE_MAX] = { "item_size_max", "-I",
         "Values larger than -I are refused. Raise -I if such values belong in the cache, or "
         "have the client compress or split them; the prefixes and peers above say who sends "

@@ -119,6 +119,7 @@ void dr_rule_too_large(struct doctor *d);
 void dr_rule_client_timeouts(struct doctor *d);
 void dr_rule_expired_on_arrival(struct doctor *d);
 void dr_rule_hot_prefix(struct doctor *d);
+void dr_rule_hot_key(struct doctor *d);
 
 extern const int dr_nrules;
 

@@ -148,6 +148,7 @@ void dr_rule_slow_client(struct doctor *d)
     size_t i, k;
     const json_t *c, *it, *h;
     char b1[32], b2[32];
+    size_t before = json_array_size(d->findings);
     json_array_foreach(dr_arr(d->b, "conns", "connections"), i, c) {
         long long id = jx_int(c, "id", 0);
         const json_t *o = dr_row(dr_arr(d->a, "conns", "connections"), "id", id);
@@ -181,6 +182,20 @@ void dr_rule_slow_client(struct doctor *d)
         dr_subject(f, "peer", json_string(jx_str(c, "peer", "?")));
         dr_advise(d, f, ADV_SLOW_CLIENT);
     }
+    if (json_array_size(d->findings) > before || !dr_site_recent(d, 6017))
+        return;
+    /* None stuck now, but write_timeout closed some recently. */
+    json_t *f = dr_finding(d, "slow_client", "clients were closed for not reading their "
+        "replies for -o write_timeout=%llds", (long long)jx_int(dr_arr(d->b, "settings",
+        "settings"), "write_timeout", 0));
+    dr_site_evidence(d, f, 6017);
+    json_array_foreach(dr_arr(d->b, "history", "events"), i, c)
+        if (dr_event_recent(d, c, "conn") && strstr(jx_str(c, "what", ""), "stopped reading"))
+            dr_evidence(f, "history: connection %lld (%s) closed %s ago: %s",
+                        jx_int(c, "conn_id", 0), jx_str(c, "peer", "?"),
+                        fmt_duration((double)(d->now - jx_int(c, "time", 0)), b1),
+                        jx_str(c, "what", ""));
+    dr_advise(d, f, ADV_SLOW_CLIENT);
 }
 
 
@@ -195,11 +210,12 @@ void dr_rule_conn_buffers(struct doctor *d)
     }
     const json_t *cn = jx_path(m, "owners.connections");
     double buf = jx_num(cn, "buffer_bytes", 0), lim = jx_num(m, "limit_maxbytes", 0);
-    if (buf < 32 * MiB || buf < 0.25 * lim)
-        return;
+    bool capped = dr_site_recent(d, 6015) || dr_site_recent(d, 6016);
+    if (!capped && (buf < 32 * MiB || buf < 0.25 * lim))
+        return;     /* a quarter of -m and 32 MiB: far beyond ordinary requests */
     char b1[32], b2[32], b3[32];
-    json_t *f = dr_finding(d, "conn_buffers", "connection buffers hold %s, %.0f%% of -m %s; "
-        "RSS is %s", fmt_bytes(buf, b1), 100 * buf / (lim > 0 ? lim : 1), fmt_bytes(lim, b2),
+    json_t *f = dr_finding(d, "conn_buffers", "connection buffers hold %s%s, %.0f%% of -m %s; "
+        "RSS is %s", capped ? " (read_buf_mem_limit reached)" : "", fmt_bytes(buf, b1), 100 * buf / (lim > 0 ? lim : 1), fmt_bytes(lim, b2),
         fmt_bytes(jx_num(m, "rss_bytes", 0), b3));
     dr_evidence(f, "memory: %lld connections use %s, buffers %s (high water %s), items %s",
                 jx_int(cn, "count", 0), fmt_bytes(jx_num(cn, "bytes", 0), b1),
@@ -215,6 +231,8 @@ void dr_rule_conn_buffers(struct doctor *d)
                         fmt_bytes(jx_num(c, "bytes", 0), b1),
                         fmt_bytes(jx_num(c, "read_buffer_bytes", 0), b2),
                         fmt_bytes(jx_num(c, "pending_bytes", 0), b3));
+    dr_site_evidence(d, f, 6015);
+    dr_site_evidence(d, f, 6016);
     dr_subject(f, "buffer_bytes", json_real(buf));
     dr_advise(d, f, ADV_CONN_BUFFERS);
 }
@@ -281,7 +299,30 @@ void dr_rule_too_large(struct doctor *d)
 
 /* --- 12. giant multi-gets and yields ------------------------------------------ */
 
-#define SLOW_GET_P99_US 1000
+/* Mean service time of a get-like command over the interval, from the
+ * since-start count and mean of both samples (-1 when it was not called);
+ * percentiles since start would let hours of fast gets hide a slow minute. */
+#define SLOW_GET_MEAN_US 1000
+
+static double interval_mean_us(const struct doctor *d, const json_t *row, double *calls)
+{
+    const json_t *o = NULL, *x;
+    size_t i;
+    json_array_foreach(dr_arr(d->a, "latency", "commands"), i, x)
+        if (strcmp(jx_str(x, "command", ""), jx_str(row, "command", "?")) == 0)
+            o = x;
+    double nb = jx_num(row, "count", 0), na = jx_num(o, "count", 0);
+    *calls = nb - na;
+    if (*calls <= 0)
+        return -1;
+    return (jx_num(row, "mean_us", 0) * nb - jx_num(o, "mean_us", 0) * na) / *calls;
+}
+
+static bool get_like(const char *cmd)
+{
+    return !strcmp(cmd, "get") || !strcmp(cmd, "gets") || !strcmp(cmd, "mg") ||
+           !strncmp(cmd, "bin_get", 7);
+}
 
 void dr_rule_client_timeouts(struct doctor *d)
 {
@@ -290,30 +331,31 @@ void dr_rule_client_timeouts(struct doctor *d)
                   dr_delta(d, "multiget_11_100") + giant;
     bool many = giant > 0 && giant >= 0.01 * retr;
     const json_t *lat = dr_arr(d->b, "latency", "commands"), *c, *worst = NULL;
+    double worst_mean = -1, worst_calls = 0, calls = 0;
     size_t i;
     json_array_foreach(lat, i, c) {
-        const char *cmd = jx_str(c, "command", "");
-        if ((!strcmp(cmd, "get") || !strcmp(cmd, "gets") || !strcmp(cmd, "mg") ||
-             !strncmp(cmd, "bin_get", 7)) && (!worst || jx_num(c, "p99_us", 0) >
-                                               jx_num(worst, "p99_us", 0)))
+        double m = get_like(jx_str(c, "command", "")) ? interval_mean_us(d, c, &calls) : -1;
+        if (m > worst_mean) {
             worst = c;
+            worst_mean = m;
+            worst_calls = calls;
+        }
     }
-    bool slow = lat ? worst && jx_num(worst, "p99_us", 0) >= SLOW_GET_P99_US
-                    : many && dr_rate(d, giant) >= 1;
+    bool slow = lat && d->a ? worst_mean >= SLOW_GET_MEAN_US : many && dr_rate(d, giant) >= 1;
     if (!(many || dr_rate(d, yields) >= 1) || !slow)
         return;
     char b1[32], b2[32];
     json_t *f = dr_finding(d, "client_timeouts", "%s multi-gets of over 100 keys and %s "
         "connection yields keep workers busy%s", fmt_rate(dr_rate(d, giant), b1),
-        fmt_rate(dr_rate(d, yields), b2), worst ? "; slow gets" : "");
+        fmt_rate(dr_rate(d, yields), b2), worst ? "; gets are slow" : "");
     dr_evidence(f, "stats: multiget_over_100 +%.0f (%.1f%% of %.0f retrievals), conn_yields "
                 "+%.0f, -R %lld", giant, retr > 0 ? 100 * giant / retr : 0, retr, yields,
                 jx_int(dr_arr(d->b, "settings", "settings"), "reqs_per_event", 0));
     if (worst)
-        dr_evidence(f, "latency %s: p50 %.0f us, p99 %.0f us, max %.0f us over %lld calls",
-                    jx_str(worst, "command", ""), jx_num(worst, "p50_us", 0),
-                    jx_num(worst, "p99_us", 0), jx_num(worst, "max_us", 0),
-                    jx_int(worst, "count", 0));
+        dr_evidence(f, "latency %s: mean %.0f us over %.0f calls in the interval; since "
+                    "start p50 %.0f us, p99 %.0f us, max %.0f us", jx_str(worst, "command", ""),
+                    worst_mean, worst_calls, jx_num(worst, "p50_us", 0),
+                    jx_num(worst, "p99_us", 0), jx_num(worst, "max_us", 0));
     dr_advise(d, f, ADV_MULTIGET);
 }
 
@@ -340,6 +382,25 @@ void dr_rule_expired_on_arrival(struct doctor *d)
 }
 
 /* --- 17. hot prefix ------------------------------------------------------------- */
+
+/* The hottest keys from admin `hotkeys` (live samples only), with their
+ * requests over the interval when both samples have them. */
+static void hot_keys_evidence(const struct doctor *d, json_t *f)
+{
+    size_t i;
+    const json_t *r;
+    json_array_foreach(dr_arr(d->b, "hotkeys", "by_requests"), i, r) {
+        if (i >= 5)
+            break;
+        const json_t *o = NULL, *x;
+        size_t k;
+        json_array_foreach(dr_arr(d->a, "hotkeys", "by_requests"), k, x)
+            if (strcmp(dr_key(x), dr_key(r)) == 0)
+                o = x;
+        dr_evidence(f, "hotkeys: '%s' ~%.0f requests since start%s", dr_key(r),
+                    jx_num(r, "requests", 0), o ? "" : " (not among the hottest before)");
+    }
+}
 
 void dr_rule_hot_prefix(struct doctor *d)
 {
@@ -374,10 +435,42 @@ void dr_rule_hot_prefix(struct doctor *d)
         "(%d prefixes read)", jx_str(top, "prefix", "?"), 100 * topn / total, total, n);
     dr_evidence(f, "prefixes '%s': get +%.0f, hit %lld, set %lld since start",
                 jx_str(top, "prefix", "?"), topn, jx_int(top, "hit", 0), jx_int(top, "set", 0));
-    json_array_foreach(dr_arr(d->b, "hotkeys", "keys"), i, r)
-        if (i < 5)
-            dr_evidence(f, "hotkeys: '%s' %.0f", dr_key(r),
-                        jx_num(r, "count", jx_num(r, "gets", 0)));
+    hot_keys_evidence(d, f);
     dr_subject(f, "prefix", json_string(jx_str(top, "prefix", "?")));
+    dr_advise(d, f, ADV_HOT_KEYS);
+}
+
+/* One key taking most gets, from admin `hotkeys` in both (live) samples:
+ * its estimated requests over the interval against every key requested. */
+void dr_rule_hot_key(struct doctor *d)
+{
+    const json_t *hb = dr_arr(d->b, "hotkeys", "by_requests");
+    const json_t *ha = dr_arr(d->a, "hotkeys", "by_requests"), *r, *o, *top = NULL;
+    if (!json_is_array(hb) || !json_is_array(ha)) {
+        dr_needs(d, "admin hotkeys in two live samples");
+        return;
+    }
+    double gets = dr_delta(d, "cmd_get"), topn = 0;
+    size_t i, k;
+    json_array_foreach(hb, i, r) {
+        double n = jx_num(r, "requests", 0);
+        json_array_foreach(ha, k, o)
+            if (strcmp(dr_key(o), dr_key(r)) == 0)
+                n -= jx_num(o, "requests", 0);
+        if (n > topn) {
+            topn = n;
+            top = r;
+        }
+    }
+    /* More than half of 500 gets or more, while the cache holds many keys. */
+    if (gets < 500 || topn <= 0.5 * gets || dr_stat(d->b, "curr_items") < 10)
+        return;
+    json_t *f = dr_finding(d, "hot_key", "key '%s' takes about %.0f%% of %.0f gets",
+                           dr_key(top), 100 * (topn < gets ? topn : gets) / gets, gets);
+    dr_evidence(f, "hotkeys: '%s' ~%.0f requests over the interval (sampled 1 in %lld, may "
+                "be high by %.0f); stats: cmd_get +%.0f, curr_items %.0f", dr_key(top), topn,
+                jx_int(dr_sec(d->b, "hotkeys"), "sample_rate", 0), jx_num(top, "error", 0),
+                gets, dr_stat(d->b, "curr_items"));
+    dr_subject(f, "key", json_string(dr_key(top)));
     dr_advise(d, f, ADV_HOT_KEYS);
 }

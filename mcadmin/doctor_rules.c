@@ -508,6 +508,7 @@ const struct dr_rule dr_rules[] = {
     { "expired_on_arrival", "stores whose exptime is already past", dr_rule_expired_on_arrival },
     { "write_only_churn", "items stored and thrown away unread", rule_write_only },
     { "hot_prefix", "one key prefix takes most gets (-D)", dr_rule_hot_prefix },
+    { "hot_key", "one key takes most gets (admin hotkeys, live)", dr_rule_hot_key },
     { "hash_chains", "long hash chains, or an expansion that does not finish", rule_hash_chains },
     { "pagemove_thrash", "page moves that thrash or starve a class", rule_pagemove_thrash },
     { "pagemove_loss", "items dropped by page moves, not counted as evictions", rule_pagemove_loss },

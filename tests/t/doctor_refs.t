@@ -74,4 +74,26 @@ my $dir = tempdir('doctor-t-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     ok(!finding($d, 'reference_leak'), 'slow client: explained references are no leak');
     close $slow;
 }
+
+# --- 6b. ... and one that write_timeout closed ---------------------------------------
+{
+    my $sock = "/tmp/mcd-doctor-wto-$$.admin";
+    my $srv = new_server('-o', "admin_socket=$sock,write_timeout=1");
+    my $s = $srv->sock;
+    is(store_many($s, ['bigkey'], 'b' x (512 * 1024)), 1, 'write timeout: bigkey stored');
+    my $slow = $srv->new_sock;
+    send_bytes($slow, "get bigkey\r\n" x 200);
+    ok(wait_until(sub {
+        my ($site) = grep { $_->{code} == 6017 } @{ admin_request($sock, 'errors')->{data}{sites} };
+        return $site && $site->{count} > 0;
+    }, 10), 'write timeout: the client was closed (E6017)');
+    my ($rc, $d, $out) = doctor($sock, '--interval', '0.2');
+    my $f = finding($d, 'slow_client');
+    ok($f, 'write timeout: slow_client found') or diag($out);
+    like($f->{title}, qr/closed for not reading their replies for -o write_timeout=1s/,
+         'write timeout: says they were closed');
+    ok((grep { /^history: connection \d+ \(tcp:127\.0\.0\.1:\d+\) closed .*stopped reading/ }
+        @{ $f->{evidence} }), 'write timeout: the closed connection and its peer');
+    close $slow;
+}
 done_testing();
