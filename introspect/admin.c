@@ -10,6 +10,7 @@
  * hand. Every reply carries the schema version and the server's identity.
  */
 #include "../mcd/history.h"
+#include "../mcd/latency.h"
 #include "../mcd/live.h"
 #include "introspect.h"
 
@@ -251,6 +252,7 @@ static void cmd_items(int fd, const struct admin_args *a)
         /* Whole buckets only, so the cursor stays exact: the last bucket
          * may take the listing a few items past limit. */
         uint64_t want = limit - sent < ITEMS_BATCH ? limit - sent : ITEMS_BATCH;
+        uint64_t batch_t0 = now_ns();
         while ((uint64_t)w.nrows < want) {
             if (started && cursor == 0)
                 break;
@@ -261,6 +263,7 @@ static void cmd_items(int fd, const struct admin_args *a)
                 break;
         }
         rel_time_t now = clock_now();
+        latency_event("dump_batch", now_ns() - batch_t0);
         for (int i = 0; i < w.nrows; i++) {
             if (ok) {
                 ok = send_json(fd, item_json(&w.rows[i], now));
@@ -309,6 +312,7 @@ static const struct admin_cmd commands[] = {
     { "prefixes", "", "per-prefix statistics (stats detail)", dump_prefixes },
     { "memory", "", "every byte by owner beside RSS and -m; headroom per slab class", dump_memory },
     { "latency", "", "per-command service time: count, p50, p90, p99, p99.9, max", dump_latency },
+    { "latency_events", "", "background work (hash growth, expiry passes, dump batches, accept storms): latest, max, history", dump_latency_events },
     { "commands", "", "per-command calls, total time, rejected and failed calls", dump_commands },
     { "slowlog", "[N | limit=N | reset]", "commands slower than slowlog_usec, newest first", NULL, run_slowlog },
     { "set", "slowlog_usec=N | slowlog_redact=0|1 | hotkeys=0|1 | verbosity=N", "change a setting at run time", NULL, run_set },
@@ -339,7 +343,8 @@ static json_t *dump_snapshot(void)
     for (size_t i = 0; i < NCOMMANDS; i++) {
         const struct admin_cmd *c = &commands[i];
         if (!c->build || c->build == dump_snapshot || c->build == dump_help ||
-            c->build == dump_latency || c->build == dump_commands)
+            c->build == dump_latency || c->build == dump_commands ||
+            c->build == dump_latency_events)
             continue;
         json_t *d = c->build();
         json_object_set_new(d, "time", json_integer((json_int_t)clock_abs(clock_now())));

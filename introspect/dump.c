@@ -92,7 +92,7 @@ static const char *const gauges[] = {
     "curr_connections", "connection_structures", "limit_maxbytes",
     "accepting_conns", "threads", "pointer_size", "hash_power_level",
     "hash_bytes", "hash_is_expanding", "bytes", "curr_items", "total_malloced",
-    "slab_pages", NULL
+    "slab_pages", "slab_reassign_running", NULL
 };
 
 json_t *dump_stats(void)
@@ -129,9 +129,9 @@ json_t *dump_slabs(void)
         if (!engine->class_info(id, &ci))
             continue;
         pages += ci.pages;
-        uint64_t alloc = ci.used_chunks * ci.chunk_size;
+        uint64_t alloc = ci.mem_allocated;
         json_t *c = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f,"
-                              " s:I, s:I, s:I, s:I}",
+                              " s:I, s:I, s:I, s:I, s:I, s:I}",
             "id", id,
             "chunk_size", (json_int_t)ci.chunk_size,
             "chunks_per_page", (json_int_t)ci.chunks_per_page,
@@ -145,7 +145,9 @@ json_t *dump_slabs(void)
             "items", (json_int_t)ci.items,
             "evicted", (json_int_t)ci.evicted,
             "outofmemory", (json_int_t)ci.outofmemory,
-            "tail_age", (json_int_t)ci.tail_age);
+            "tail_age", (json_int_t)ci.tail_age,
+            "pages_moved_in", (json_int_t)ci.pages_moved_in,
+            "pages_moved_out", (json_int_t)ci.pages_moved_out);
         json_array_append_new(arr, c);
     }
     return json_pack("{s:o, s:I, s:I, s:I}", "classes", arr,

@@ -41,6 +41,29 @@ json_t *dump_latency(void)
                      "measures", "from a whole command in memory to its reply queued");
 }
 
+json_t *dump_latency_events(void)
+{
+    struct lat_event ev[LAT_EVENTS_MAX];
+    int n = latency_events_read(ev, LAT_EVENTS_MAX);
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++) {
+        json_t *h = json_array();
+        unsigned kept = ev[i].next < LAT_EVENT_HISTORY ? ev[i].next : LAT_EVENT_HISTORY;
+        for (unsigned k = 0; k < kept; k++) {
+            unsigned idx = (ev[i].next - kept + k) % LAT_EVENT_HISTORY;
+            json_array_append_new(h, json_pack("{s:I, s:f}", "time", (json_int_t)ev[i].history[idx].time,
+                                               "ms", (double)ev[i].history[idx].ns / 1e6));
+        }
+        json_array_append_new(arr, json_pack("{s:s, s:I, s:f, s:I, s:f, s:I, s:f, s:o}",
+            "event", ev[i].name, "count", (json_int_t)ev[i].count,
+            "latest_ms", (double)ev[i].latest_ns / 1e6, "latest_time", (json_int_t)ev[i].latest_time,
+            "max_ms", (double)ev[i].max_ns / 1e6, "max_time", (json_int_t)ev[i].max_time,
+            "mean_ms", ev[i].count ? (double)ev[i].total_ns / 1e6 / (double)ev[i].count : 0.0,
+            "history", h));
+    }
+    return json_pack("{s:o}", "events", arr);
+}
+
 json_t *dump_commands(void)
 {
     json_t *arr = json_array();

@@ -91,8 +91,10 @@ json_t *dump_memory(void)
     uint64_t malloced = 0;
     for (int id = 1; id <= n; id++) {
         struct engine_class_info ci;
+        /* pages, or (heap engine, no pages) what malloc handed out */
         if (engine->class_info(id, &ci))
-            malloced += ci.pages * ci.chunks_per_page * ci.chunk_size;
+            malloced += ci.pages ? ci.pages * ci.chunks_per_page * ci.chunk_size
+                                 : ci.mem_allocated;
     }
     items = malloced;
     uint64_t spare = settings.maxbytes > malloced ? settings.maxbytes - malloced : 0;
@@ -103,6 +105,8 @@ json_t *dump_memory(void)
         uint64_t page = (uint64_t)ci.chunks_per_page * ci.chunk_size;
         pages_free = page ? spare / page : 0;
         uint64_t headroom = ci.free_chunks * ci.chunk_size + pages_free * page;
+        if (page == 0)
+            headroom = spare;   /* one pool: the whole budget left */
         json_array_append_new(classes, json_pack("{s:i, s:I, s:I, s:I, s:I}",
             "id", id, "chunk_size", (json_int_t)ci.chunk_size,
             "free_chunks", (json_int_t)ci.free_chunks,

@@ -39,6 +39,7 @@ json_t *dump_locked(void);
 json_t *dump_prefixes(void);
 json_t *dump_latency(void);
 json_t *dump_commands(void);
+json_t *dump_latency_events(void);
 /* Commands with arguments: NULL with *why set when the arguments are bad. */
 json_t *run_slowlog(const struct admin_args *a, const char **why);
 json_t *run_set(const struct admin_args *a, const char **why);

@@ -132,7 +132,8 @@ int view_slabs(struct ctx *x, int argc, char **argv)
     const json_t *c;
     char b[5][32];
     json_array_foreach(jx_get(d, "classes"), i, c) {
-        if (!all && jx_int(c, "pages", 0) == 0) {
+        /* empty: no page, and (the heap engine's pageless class) no chunk */
+        if (!all && jx_int(c, "pages", 0) == 0 && jx_int(c, "used_chunks", 0) == 0) {
             hidden++;
             continue;
         }

@@ -525,6 +525,9 @@ static enum read_result conn_read(struct conn *c)
         return READ_DATA;   /* the parser decides what a full buffer means */
     ssize_t n = read(c->fd, c->rbuf + c->rpos + c->rbytes, room);
     if (n > 0) {
+        /* A short read emptied the socket: the next read would only say
+         * EAGAIN, so after this batch we wait for the event instead. */
+        c->drained = (size_t)n < room;
         c->rbytes += (size_t)n;
         __atomic_store_n(&c->bytes_in, c->bytes_in + (uint64_t)n, __ATOMIC_RELAXED);
         STAT_ADD(bytes_read, (uint64_t)n);
@@ -633,6 +636,15 @@ static void conn_drive(struct conn *c)
     for (;;) {
         switch (c->state) {
         case CONN_READ:
+            if (c->drained) {
+                c->drained = false;
+                conn_shrink(c);
+                if (!conn_want(c, EV_READ)) {
+                    conn_closing(c, "event registration failed");
+                    break;
+                }
+                return;
+            }
             switch (conn_read(c)) {
             case READ_DATA:
                 conn_set_state(c, CONN_PARSE);

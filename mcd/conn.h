@@ -65,6 +65,7 @@ struct conn {
     /* read buffer: valid bytes are rbuf[rpos .. rpos + rbytes) */
     char *rbuf;
     size_t rsize, rpos, rbytes;
+    bool drained;               /* the last read emptied the socket */
 
     /* a value being read (CONN_NREAD) */
     item *nr_item;

@@ -6,6 +6,17 @@
  * reference owned by the caller, who gives it back with release(). An item
  * is never freed or reused while a reference is out, so a value can be sent
  * straight from item memory.
+ *
+ * Engines are built in (engine.c) or loaded from a shared object with
+ * -o engine=/path/x.so. Such an object exports
+ *
+ *     const struct engine *mcd_engine_entry(int abi_version);
+ *
+ * mcd calls it with MCD_ENGINE_ABI; the engine returns its table (whose
+ * abi_version field must equal MCD_ENGINE_ABI) or NULL to refuse. The .so
+ * calls back into the server (settings, errors, stats, clock, hash_key),
+ * so it must be built against the same headers; bump MCD_ENGINE_ABI on any
+ * change to this file or to item.h.
  */
 #ifndef MCD_ENGINE_H
 #define MCD_ENGINE_H
@@ -31,6 +42,20 @@ enum delta_result {
     DELTA_OK, DELTA_NON_NUMERIC, DELTA_NOT_FOUND, DELTA_EXISTS, DELTA_ERROR
 };
 
+/* The version of this table and of item.h, checked when loading a .so. */
+#define MCD_ENGINE_ABI 2
+#define MCD_ENGINE_ENTRY "mcd_engine_entry"
+typedef const struct engine *(*engine_entry_fn)(int abi_version);
+
+/* slabs reassign's answers; the text protocol words are memcached's. */
+enum reassign_result {
+    REASSIGN_OK,            /* the move was queued */
+    REASSIGN_RUNNING,       /* BUSY: a move is already under way */
+    REASSIGN_BADCLASS,      /* BADCLASS: no such class */
+    REASSIGN_NOSPARE,       /* NOSPARE: the source has fewer than two pages */
+    REASSIGN_SAME           /* SAME: source and destination are one class */
+};
+
 /* Emits one statistic: name and an already formatted value. */
 typedef void (*stat_emit_fn)(void *ctx, const char *name, const char *value);
 
@@ -43,11 +68,15 @@ struct engine_class_info {
     uint64_t used_chunks;
     uint64_t free_chunks;
     uint64_t mem_requested;     /* bytes the items asked for */
+    uint64_t mem_allocated;     /* bytes handed out for them (chunks, or
+                                 * malloc's usable sizes for the heap) */
     uint64_t items;             /* linked items in the LRU */
     uint64_t evicted, evicted_nonzero, evicted_unfetched, expired_unfetched;
     uint64_t reclaimed, outofmemory;
     uint32_t evicted_time;      /* age of the last evicted item, seconds */
     uint32_t tail_age;          /* age of the LRU tail, seconds */
+    uint64_t pages_moved_in;    /* pages given to the class by reassign */
+    uint64_t pages_moved_out;   /* pages taken from it by reassign */
 };
 
 /* A copy of one item's metadata, taken under the item's lock by walk(). */
@@ -130,6 +159,7 @@ struct meta_arith_info {
 };
 
 struct engine {
+    int abi_version;            /* MCD_ENGINE_ABI */
     const char *name;
 
     /* Lifecycle: setup reads settings; start launches background threads. */
@@ -195,10 +225,24 @@ struct engine {
                                     const struct meta_arith_opts *o, char *buf,
                                     struct meta_arith_info *info,
                                     enum err_site *err);
+
+    /* Memory between classes (slabs reassign / slabs automove). */
+    /* Move one page from class src (-1: any with a spare page) to dst (0:
+     * give it back to the pool any class may take from). Returns at once;
+     * the move runs in the background. */
+    enum reassign_result (*reassign)(int src, int dst);
+    /* 0 off, 1 move pages slowly toward evicting classes, 2 aggressively */
+    void (*set_automove)(int level);
 };
 
 extern const struct engine *engine;
 
+/* A built-in engine by name, or NULL. */
 const struct engine *engine_find(const char *name);
+/* The engine for -o engine=SPEC: a built-in name, or a path to a .so
+ * (any SPEC with a '/'). NULL when it cannot be used: *err names the site
+ * (raised already) and why gets the detail (dlerror, the ABI numbers). */
+const struct engine *engine_load(const char *spec, enum err_site *err,
+                                 char *why, size_t whylen);
 
 #endif /* MCD_ENGINE_H */

@@ -202,3 +202,49 @@ size_t latency_memory(void)
     pthread_mutex_unlock(&reg_lock);
     return n + sizeof(ring);
 }
+
+/* --- latency events ------------------------------------------------------- */
+
+static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lat_event events[LAT_EVENTS_MAX];     /* under ev_lock */
+static int nevents;                                 /* under ev_lock */
+
+void latency_event(const char *name, uint64_t ns)
+{
+    time_t now = time(NULL);
+    pthread_mutex_lock(&ev_lock);
+    struct lat_event *e = NULL;
+    for (int i = 0; i < nevents; i++) {
+        if (strcmp(events[i].name, name) == 0) {
+            e = &events[i];
+            break;
+        }
+    }
+    if (!e && nevents < LAT_EVENTS_MAX) {
+        e = &events[nevents++];
+        e->name = name;
+    }
+    if (e) {
+        e->count++;
+        e->total_ns += ns;
+        e->latest_ns = ns;
+        e->latest_time = now;
+        if (ns >= e->max_ns) {
+            e->max_ns = ns;
+            e->max_time = now;
+        }
+        e->history[e->next % LAT_EVENT_HISTORY].time = now;
+        e->history[e->next % LAT_EVENT_HISTORY].ns = ns;
+        e->next++;
+    }
+    pthread_mutex_unlock(&ev_lock);
+}
+
+int latency_events_read(struct lat_event *out, int max)
+{
+    pthread_mutex_lock(&ev_lock);
+    int n = nevents < max ? nevents : max;
+    memcpy(out, events, sizeof(*out) * (size_t)n);
+    pthread_mutex_unlock(&ev_lock);
+    return n;
+}

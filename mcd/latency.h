@@ -65,6 +65,24 @@ uint64_t latency_quantile(const struct lat_summary *s, double q);
 /* Upper bound (ns) of a histogram bucket. */
 uint64_t latency_bucket_upper(int bucket);
 
+/* --- latency events: work that is not a command -------------------------- */
+
+#define LAT_EVENTS_MAX 16
+#define LAT_EVENT_HISTORY 16
+
+struct lat_event {
+    const char *name;           /* static: "hash_expand", "expire_pass"... */
+    uint64_t count, total_ns, max_ns, latest_ns;
+    time_t latest_time, max_time;
+    struct { time_t time; uint64_t ns; } history[LAT_EVENT_HISTORY];
+    unsigned next;
+};
+
+/* Record one occurrence of a named piece of background work. */
+void latency_event(const char *name, uint64_t ns);
+/* Copies every event kind seen; returns how many. */
+int latency_events_read(struct lat_event *out, int max);
+
 /* Bytes held by the histograms and the slow log. */
 size_t latency_memory(void);
 

@@ -22,6 +22,7 @@
 
 #include "conn.h"
 #include "errors.h"
+#include "latency.h"
 #include "settings.h"
 #include "thread.h"
 
@@ -83,8 +84,11 @@ static void resume_accept(evutil_socket_t fd, short which, void *arg)
 static void on_accept(evutil_socket_t lfd, short which, void *arg)
 {
     struct listener *l = arg;
+    uint64_t t0 = now_ns();
     (void)which;
     for (int n = 0; n < 64; n++) {
+        if (n == 63)    /* a full batch: many clients connecting at once */
+            latency_event("accept_storm", now_ns() - t0);
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)

@@ -157,8 +157,14 @@ int main(int argc, char **argv)
     live_register("main", 0);
     prefix_enabled = settings.detail_enabled;
 
-    engine = engine_find(settings.engine);
-    if (!engine || engine->setup() != 0) {
+    char why[512];
+    enum err_site eerr;
+    engine = engine_load(settings.engine, &eerr, why, sizeof(why));
+    if (!engine) {
+        fprintf(stderr, "mcd: %s: %s\n", err_info(eerr)->message, why);
+        return eerr == ERR_ENGINE_UNKNOWN ? EX_USAGE : EX_SOFTWARE;
+    }
+    if (engine->setup() != 0) {
         fprintf(stderr, "mcd: storage engine '%s' failed to start\n", settings.engine);
         return EX_SOFTWARE;
     }

@@ -10,6 +10,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -528,6 +529,56 @@ static void process_verbosity(struct conn *c, struct token *t, size_t nt)
         REPLY(c, "OK\r\n");
 }
 
+/* slabs reassign SRC DST | slabs automove 0|1|2 (| ratio R), with
+ * memcached's replies word for word. */
+static void process_slabs(struct conn *c, struct token *t, size_t nt)
+{
+    if (nt == 4 && TOK_IS(&t[1], "reassign")) {
+        int32_t src, dst;
+        if (!parse_i32(t[2].p, t[2].len, &src) || !parse_i32(t[3].p, t[3].len, &dst)) {
+            conn_error(c, ERR_SLABS_REASSIGN_FORMAT);
+            return;
+        }
+        switch (engine->reassign(src, dst)) {
+        case REASSIGN_OK: REPLY(c, "OK\r\n"); break;
+        case REASSIGN_RUNNING: REPLY(c, "BUSY currently processing reassign request\r\n"); break;
+        case REASSIGN_BADCLASS: REPLY(c, "BADCLASS invalid src or dst class id\r\n"); break;
+        case REASSIGN_NOSPARE: REPLY(c, "NOSPARE source class has no spare pages\r\n"); break;
+        case REASSIGN_SAME: REPLY(c, "SAME src and dst class are identical\r\n"); break;
+        }
+        return;
+    }
+    if (nt < 3 || !TOK_IS(&t[1], "automove")) {
+        conn_error(c, ERR_SLABS_USAGE);
+        return;
+    }
+    c->noreply = is_noreply(&t[nt - 1]);
+    uint32_t level;
+    if (TOK_IS(&t[2], "ratio")) {
+        /* memcached's automover knob; mcd's automover has none, so accept
+         * a number and change nothing */
+        char num[32], *end;
+        size_t n = nt >= 4 && t[3].len < sizeof(num) ? t[3].len : 0;
+        memcpy(num, t[3].p, n);
+        num[n] = '\0';
+        if (n == 0 || (strtod(num, &end), *end != '\0')) {
+            conn_error(c, ERR_SLABS_USAGE);
+            return;
+        }
+    } else if (!parse_u32(t[2].p, t[2].len, &level)) {
+        conn_error(c, ERR_SLABS_AUTOMOVE_FORMAT);
+        return;
+    } else if (level > 2) {
+        conn_error(c, ERR_SLABS_AUTOMOVE_LEVEL);
+        return;
+    } else {
+        __atomic_store_n(&settings.slab_automove, (int)level, __ATOMIC_RELAXED);
+        engine->set_automove((int)level);
+    }
+    if (!c->noreply)
+        REPLY(c, "OK\r\n");
+}
+
 static void process_command(struct conn *c, const char *line, size_t len)
 {
     struct token t[MAX_TOKENS];
@@ -601,6 +652,8 @@ static void process_command(struct conn *c, const char *line, size_t len)
         REPLY(c, "VERSION " MCD_WIRE_VERSION "\r\n");
     else if (TOK_IS(cmd, "verbosity"))
         process_verbosity(c, t, nt);
+    else if (TOK_IS(cmd, "slabs"))
+        process_slabs(c, t, nt);
     else if (TOK_IS(cmd, "quit")) {
         conn_close_after_write(c, "quit");
     } else if (TOK_IS(cmd, "shutdown")) {

@@ -45,6 +45,7 @@ void settings_init(struct settings *s)
     s->write_timeout = 30;
     s->admin_socket = NULL;     /* default chosen in main once the port is known */
     s->engine = "slab";
+    s->slab_automove = 1;       /* memcached 1.6's default */
 }
 
 void settings_usage(void)
@@ -106,7 +107,10 @@ void settings_usage(void)
 "   - slowlog_usec=N       log commands slower than N microseconds (10000)\n"
 "   - crash_file=PATH      where a crash report is written (default\n"
 "                          /tmp/mcd.<port>.crash)\n"
-"   - engine=NAME          storage engine (default: slab)\n"
+"   - engine=NAME          storage engine: slab (default), heap, or the\n"
+"                          path of a shared object exporting mcd_engine_entry\n"
+"   - slab_reassign        accepted (page moves are always enabled)\n"
+"   - slab_automove=0|1|2  background page balancing (default: 1)\n"
 "   - fault=SITE:N[:PCT]   test builds: fail error site SITE every Nth time\n"
 "                          (or PCT percent of the time when N is 0)\n"
 "   memcached's other -o options are accepted with a warning.\n");
@@ -162,8 +166,7 @@ static const char *const ignored_opts[] = {
     "lru_maintainer", "no_lru_maintainer", "hot_lru_pct", "warm_lru_pct",
     "hot_max_factor", "warm_max_factor", "temporary_ttl", "slab_chunk_max",
     "watcher_logbuf_size", "worker_logbuf_size", "track_sizes", "modern",
-    "no_modern", "sock_cookie_id", "slab_reassign", "slab_automove",
-    "slab_automove_ratio", "slab_automove_window", "slab_automove_freeratio",
+    "no_modern", "sock_cookie_id", "slab_automove_ratio", "slab_automove_window", "slab_automove_freeratio",
     "lru_segmented", "no_lru_segmented", "inline_ascii_resp",
     "no_inline_ascii_resp", "resp_obj_mem_limit", "drop_privileges",
     "no_drop_privileges", "expirezero_does_not_evict", "meta_response_old",
@@ -226,10 +229,16 @@ static int parse_extended(struct settings *s, char *list)
                 USAGE_FAIL("-o slowlog_usec needs a number of microseconds");
             __atomic_store_n(&slowlog_usec, (uint64_t)us, __ATOMIC_RELAXED);
         } else if (strcmp(opt, "engine") == 0) {
-            if (!val || strcmp(val, "slab") != 0)
-                USAGE_FAIL("-o engine: unknown engine '%s' (built in: slab)",
-                           val ? val : "");
+            /* Checked when the engine is loaded (main.c): a .so path can
+             * only be judged by opening it. */
+            if (!val || !*val)
+                USAGE_FAIL("-o engine needs a name (slab, heap) or a path to a .so");
             s->engine = val;
+        } else if (strcmp(opt, "slab_reassign") == 0) {
+            /* always on in mcd; accepted for memcached's command lines */
+        } else if (strcmp(opt, "slab_automove") == 0) {
+            if (!val || !parse_int(val, 0, 2, &s->slab_automove))
+                USAGE_FAIL("-o slab_automove must be 0, 1 or 2");
         } else if (strcmp(opt, "fault") == 0) {
             char why[160];
             if (!val || !err_fault_config(val, why, sizeof(why)))

@@ -59,7 +59,8 @@ struct settings {
     int admin_port;             /* mcd: loopback TCP admin port, 0 = none */
     const char *metrics_listen; /* mcd: [ADDR:]PORT of the /metrics endpoint */
     const char *crash_file;     /* mcd: where a crash report goes */
-    const char *engine;         /* mcd: storage engine name */
+    const char *engine;         /* mcd: storage engine name or .so path */
+    int slab_automove;          /* 0, 1, 2: see slabs automove */
 };
 
 extern struct settings settings;

@@ -189,6 +189,9 @@ static void stats_settings(const struct emitter *c)
             stat_u64(c, "nofile_limit", (uint64_t)rl.rlim_cur);
     }
     stat_str(c, "shutdown_command", settings.shutdown_command ? "yes" : "no");
+    stat_str(c, "slab_reassign", "yes");
+    stat_u64(c, "slab_automove",
+             (uint64_t)__atomic_load_n(&settings.slab_automove, __ATOMIC_RELAXED));
     stat_str(c, "engine", engine->name);
     stat_str(c, "admin_socket", settings.admin_socket ? settings.admin_socket : "NULL");
     stat_str(c, "metrics_listen", settings.metrics_listen ? settings.metrics_listen : "NULL");
@@ -228,10 +231,12 @@ static void stats_slabs(const struct emitter *c)
     uint64_t malloced = 0;
     for (int id = 1; id <= n; id++) {
         struct engine_class_info ci;
-        if (!engine->class_info(id, &ci) || ci.pages == 0)
+        /* a class without pages, unless (heap) it has chunks of no page */
+        if (!engine->class_info(id, &ci) || (ci.pages == 0 && ci.used_chunks == 0))
             continue;
         active++;
-        malloced += ci.pages * ci.chunks_per_page * ci.chunk_size;
+        malloced += ci.pages ? ci.pages * ci.chunks_per_page * ci.chunk_size
+                             : ci.mem_allocated;
 #define SLAB_STAT(field, value) \
         snprintf(name, sizeof(name), "%d:%s", id, field); \
         stat_u64(c, name, value)
@@ -243,6 +248,8 @@ static void stats_slabs(const struct emitter *c)
         SLAB_STAT("free_chunks", ci.free_chunks);
         SLAB_STAT("free_chunks_end", 0);
         SLAB_STAT("mem_requested", ci.mem_requested);
+        SLAB_STAT("pages_moved_in", ci.pages_moved_in);
+        SLAB_STAT("pages_moved_out", ci.pages_moved_out);
 #undef SLAB_STAT
     }
     stat_u64(c, "active_slabs", (uint64_t)active);

@@ -52,7 +52,9 @@ my $t0 = time;
         skip "memcached lists only its cold LRU, which new items have not reached", 4
             if is_memcached();
         my %items = map { /^ITEM (\S+) \[(\d+) b; (\d+) s\]/ ? ($1 => [$2, $3]) : () } @l;
-        is_deeply([sort keys %items], [sort "foo", "k%20x", "sp\x{e9}c"],
+        # the heap engine's one class holds the big item too
+        is_deeply([sort keys %items],
+                  [sort "foo", "k%20x", "sp\x{e9}c", (engine() eq 'slab' ? () : 'big')],
                   "cachedump 1 lists the small items of class 1, keys raw");
         is($items{foo}[0], 3, "bytes are the value's length");
         is($items{foo}[1], 0, "no expiry is 0 s");
@@ -93,14 +95,20 @@ my $t0 = time;
     ok(abs($m{foo}{la} - $t0) <= 3, "la is a unix time");
     is($m{foo}{fetch}, "yes", "a fetched item says fetch=yes");
     is($m{big}{fetch}, "no", "an unfetched item says fetch=no");
-    isnt($m{big}{cls}, $m{foo}{cls}, "cls differs by size");
+    SKIP: {
+        skip 'one class in the heap engine', 1 unless engine() eq 'slab';
+        isnt($m{big}{cls}, $m{foo}{cls}, "cls differs by size");
+    }
     ok($m{big}{size} > 2000, "size is the item's size");
     my ($cas) = mem_gets($s, "foo");
     is($m{foo}{cas}, $cas, "cas is the item's CAS");
 
+    SKIP: {
+        skip 'one class in the heap engine', 1 unless engine() eq 'slab';
     my @one = listing("lru_crawler metadump $m{big}{cls}");
     ok(!grep({ /^key=foo / } @one) && grep({ /^key=big / } @one),
        "metadump <class> lists that class only") or diag explain \@one;
+    }
     my @two = listing("lru_crawler metadump $m{foo}{cls},$m{big}{cls}");
     # (memcached's per-class crawl can miss an item its LRU is moving, here
     # the just-fetched foo; mcd walks the hash table and misses none)

@@ -30,7 +30,8 @@ sub admin_count {
 }
 
 # --- a slab page the system refuses -----------------------------------------
-{
+SKIP: {
+    skip 'slab pages are the slab engine\'s', 8 unless engine() eq 'slab';
     # the 1st page malloc works, the 2nd fails
     my $srv = new_server('-o', 'fault=ERR_SLAB_PAGE_MALLOC:2');
     my $s = $srv->sock;
@@ -42,6 +43,20 @@ sub admin_count {
     is(count($srv, 2107), 1, 'refused page: E2107 answered and counted');
     mem_get_is($s, "small$_", "v$_", "refused page: small$_ kept") for (1, 20);
     set_ok($s, 'after', 'ok');   # stores in classes with memory still work
+}
+
+# --- the heap engine: malloc refuses an item -------------------------------
+{
+    my $srv = new_server('-o', 'engine=heap,fault=ERR_HEAP_ITEM_MALLOC:2');
+    my $s = $srv->sock;
+    set_ok($s, 'first', 'v1');
+    err_like(send_recv($s, "set second 0 0 2\r\nv2\r\n"),
+             'SERVER_ERROR out of memory storing object',
+             'heap malloc refused: coded SERVER_ERROR');
+    is(count($srv, 2210), 1, 'heap malloc refused: E2210 counted');
+    is(count($srv, 2211), 1, 'heap malloc refused: E2211 answered and counted');
+    mem_get_is($s, 'first', 'v1', 'heap malloc refused: earlier item kept');
+    set_ok($s, 'third', 'v3');
 }
 
 # --- incr that needs a bigger item ----------------------------------------

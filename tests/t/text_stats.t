@@ -131,7 +131,9 @@ cmd("set small 0 0 10\r\n" . ("s" x 10) . "\r\n");
 cmd("set large 0 0 5000\r\n" . ("l" x 5000) . "\r\n");
 my $items = mem_stats($sock, "items");
 my %classes = map { /^items:(\d+):/ ? ($1 => 1) : () } keys %$items;
-cmp_ok(scalar(keys %classes), '>=', 2, "stats items: small and large items in different classes");
+# the heap engine has one pseudo class for every size
+my $nclasses = engine() eq 'slab' ? 2 : 1;
+cmp_ok(scalar(keys %classes), '>=', $nclasses, "stats items: small and large items in their classes");
 ok(!grep({ !/^items:\d+:\w+$/ } keys %$items), "stats items: every name is items:<class>:<field>");
 my $nitems = 0;
 $nitems += $items->{"items:$_:number"} // 0 for keys %classes;
@@ -140,7 +142,7 @@ ok(exists $items->{"items:$_:age"}, "stats items: class $_ has age") for sort ke
 
 my $slabs = mem_stats($sock, "slabs");
 my %sclasses = map { /^(\d+):/ ? ($1 => 1) : () } keys %$slabs;
-cmp_ok(scalar(keys %sclasses), '>=', 2, "stats slabs: per-class lines");
+cmp_ok(scalar(keys %sclasses), '>=', $nclasses, "stats slabs: per-class lines");
 for my $c (sort { $a <=> $b } keys %sclasses) {
     like($slabs->{"$c:chunk_size"} // '', qr/^\d+$/, "stats slabs: class $c has chunk_size");
     like($slabs->{"$c:used_chunks"} // '', qr/^\d+$/, "stats slabs: class $c has used_chunks");

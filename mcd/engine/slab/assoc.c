@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../../history.h"
+#include "../../latency.h"
 #include "../../live.h"
 #include "../../settings.h"
 #include "slab_internal.h"
@@ -226,7 +227,9 @@ static void *maintainer(void *arg)
                 /* Idle second: reclaim expired and flushed items. */
                 pthread_mutex_unlock(&maint_lock);
                 live_beat(live, "expiry pass");
+                uint64_t t0 = now_ns();
                 items_expire_pass();
+                latency_event("expire_pass", now_ns() - t0);
                 pthread_mutex_lock(&maint_lock);
                 continue;
             }
@@ -239,11 +242,13 @@ static void *maintainer(void *arg)
          * is stale: grow only while items still outnumber buckets 3:2,
          * or the table doubles twice for one crossing. */
         live_beat(live, "growing the hash table");
+        uint64_t t0 = now_ns();
         if (hashpower < 32 && want > BUCKETS(hashpower) * 3 / 2 && expand_begin()) {
             uint64_t n = BUCKETS(hashpower - 1);
             for (uint64_t b = 0; b < n; b++)
                 expand_step(b);
             expand_end();
+            latency_event("hash_expand", now_ns() - t0);
         }
         pthread_mutex_lock(&maint_lock);
     }

@@ -43,6 +43,27 @@ static uint64_t total_items;        /* atomic counter */
 
 /* --- helpers ----------------------------------------------------------- */
 
+uint64_t items_next_cas(void)
+{
+    return __atomic_add_fetch(&cas_counter, 1, __ATOMIC_RELAXED);
+}
+
+/* Keep the sequence ahead of every CAS in use (meta E sets one), or a
+ * later flush_all, which invalidates everything below it, would miss it. */
+void items_cas_at_least(uint64_t cas)
+{
+    uint64_t cur = __atomic_load_n(&cas_counter, __ATOMIC_RELAXED);
+    while (cur < cas &&
+           !__atomic_compare_exchange_n(&cas_counter, &cur, cas, false,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+}
+
+uint64_t items_oldest_cas(void)
+{
+    return __atomic_load_n(&oldest_cas, __ATOMIC_RELAXED);
+}
+
 static inline bool item_is_flushed(const item *it)
 {
     return it->cas < __atomic_load_n(&oldest_cas, __ATOMIC_RELAXED);
@@ -65,7 +86,7 @@ static inline void ref_incr(item *it)
 }
 
 /* Drops one reference; frees an unlinked item at zero. */
-static void item_release(item *it)
+void items_release(item *it)
 {
     if (__atomic_sub_fetch(&it->refcount, 1, __ATOMIC_ACQ_REL) == 0)
         item_free(it);
@@ -97,7 +118,7 @@ static void lru_unlink(struct lru *l, item *it)
 }
 
 /* Under lock(hv). */
-static void do_item_link(item *it, uint32_t hv)
+void items_link(item *it, uint32_t hv)
 {
     struct lru *l = &lrus[it->clsid];
     it->it_flags |= ITEM_LINKED;
@@ -116,7 +137,7 @@ static void do_item_link(item *it, uint32_t hv)
 }
 
 /* Under lock(hv) and, if lru_held, the class's LRU lock. */
-static void do_item_unlink_(item *it, uint32_t hv, bool lru_held)
+static void items_unlink_(item *it, uint32_t hv, bool lru_held)
 {
     if (!(it->it_flags & ITEM_LINKED))
         return;
@@ -131,22 +152,22 @@ static void do_item_unlink_(item *it, uint32_t hv, bool lru_held)
     if (!lru_held)
         pthread_mutex_unlock(&l->lock);
     __atomic_sub_fetch(&curr_items, 1, __ATOMIC_RELAXED);
-    item_release(it);
+    items_release(it);
 }
 
-static void do_item_unlink(item *it, uint32_t hv)
+void items_unlink(item *it, uint32_t hv)
 {
-    do_item_unlink_(it, hv, false);
+    items_unlink_(it, hv, false);
 }
 
-static void do_item_replace(item *old, item *it, uint32_t hv)
+void items_replace(item *old, item *it, uint32_t hv)
 {
-    do_item_unlink(old, hv);
-    do_item_link(it, hv);
+    items_unlink(old, hv);
+    items_link(it, hv);
 }
 
 /* Under lock(hv): note a fetch, and bump to the head if it is time. */
-static void do_item_bump(item *it)
+void items_bump(item *it)
 {
     rel_time_t now = clock_now();
     if (it->it_flags & ITEM_FETCHED)
@@ -166,24 +187,24 @@ static void do_item_bump(item *it)
 
 /* Under lock(hv): the live item for key with a new reference, or NULL.
  * Dead items found on the way are unlinked (lazy expiry). */
-static item *do_item_get(const char *key, size_t nkey, uint32_t hv, bool bump)
+item *items_get_locked(const char *key, size_t nkey, uint32_t hv, bool bump)
 {
     item *it = assoc_find(key, nkey, hv);
     if (!it)
         return NULL;
     if (item_is_flushed(it)) {
-        do_item_unlink(it, hv);
+        items_unlink(it, hv);
         STAT_INCR(get_flushed);
         return NULL;
     }
     if (item_is_expired(it, clock_now())) {
-        do_item_unlink(it, hv);
+        items_unlink(it, hv);
         STAT_INCR(get_expired);
         return NULL;
     }
     ref_incr(it);
     if (bump)
-        do_item_bump(it);
+        items_bump(it);
     return it;
 }
 
@@ -246,7 +267,7 @@ static enum evict_result lru_evict_pass(unsigned id, bool allow_live, bool secon
             if (!(it->it_flags & ITEM_FETCHED))
                 l->evicted_unfetched++;
         }
-        do_item_unlink_(it, hv, true);
+        items_unlink_(it, hv, true);
         item_unlock(hv);
         res = EVICT_DONE;
         break;
@@ -267,9 +288,88 @@ static enum evict_result lru_evict_one(unsigned id, bool allow_live)
     return r;
 }
 
+/* --- emptying a page that moves to another class ------------------------ */
+
+/* Under lock(hv) and l->lock, it unreferenced but the table's: copy it into
+ * another free chunk of its class and put the copy in its place in the
+ * table and the LRU (same CAS, times and marks). False if no chunk. */
+static bool rescue_locked(struct lru *l, item *it, uint32_t hv)
+{
+    size_t total = item_total(it->nkey, it->nbytes);
+    item *n = slabs_alloc_free(it->clsid, total);
+    if (!n)
+        return false;
+    memcpy(n, it, total);
+    n->refcount = 1;
+    n->h_next = NULL;
+    assoc_delete(item_key(it), it->nkey, hv);
+    assoc_insert(n, hv);
+    if (n->prev)
+        n->prev->next = n;
+    else
+        l->head = n;
+    if (n->next)
+        n->next->prev = n;
+    else
+        l->tail = n;
+    it->next = it->prev = NULL;
+    it->it_flags &= (uint8_t)~ITEM_LINKED;
+    items_release(it);      /* the last reference: slabs_free takes it */
+    return true;
+}
+
+/*
+ * One pass over class id's LRU for the items that live in [start, end),
+ * the page being moved: each one nobody references is rescued into another
+ * chunk of the class if one is free, else evicted (dead ones reclaimed).
+ * Referenced items are left alone and counted in busy; the caller retries.
+ */
+void items_clear_page(unsigned id, const char *start, const char *end,
+                      struct page_clear *pc)
+{
+    struct lru *l = &lrus[id];
+    rel_time_t now = clock_now();
+    pthread_mutex_lock(&l->lock);
+    item *it = l->tail;
+    while (it) {
+        item *prev = it->prev;
+        if ((char *)it < start || (char *)it >= end) {
+            it = prev;
+            continue;
+        }
+        uint32_t hv = hash_key(item_key(it), it->nkey);
+        if (!item_trylock(hv)) {
+            pc->busy++;
+            it = prev;
+            continue;
+        }
+        if (item_refcount(it) != 1) {
+            pc->busy++;
+        } else if (item_is_expired(it, now) || item_is_flushed(it)) {
+            l->reclaimed++;
+            pc->reclaimed++;
+            items_unlink_(it, hv, true);
+        } else if (rescue_locked(l, it, hv)) {
+            pc->rescued++;
+        } else {
+            l->evicted++;
+            l->evicted_time = now - item_time(it);
+            if (it->exptime != 0)
+                l->evicted_nonzero++;
+            if (!(it->it_flags & ITEM_FETCHED))
+                l->evicted_unfetched++;
+            pc->evicted++;
+            items_unlink_(it, hv, true);
+        }
+        item_unlock(hv);
+        it = prev;
+    }
+    pthread_mutex_unlock(&l->lock);
+}
+
 /* --- the engine functions ------------------------------------------------ */
 
-static item *slab_alloc(const char *key, size_t nkey, uint32_t flags,
+item *items_alloc(const char *key, size_t nkey, uint32_t flags,
                         rel_time_t exptime, uint32_t nbytes, enum err_site *err)
 {
     size_t total = item_total((uint8_t)nkey, nbytes);
@@ -323,7 +423,7 @@ static item *slab_get(const char *key, size_t nkey)
 {
     uint32_t hv = hash_key(key, nkey);
     item_lock(hv);
-    item *it = do_item_get(key, nkey, hv, true);
+    item *it = items_get_locked(key, nkey, hv, true);
     item_unlock(hv);
     return it;
 }
@@ -332,7 +432,7 @@ static item *slab_touch(const char *key, size_t nkey, rel_time_t exptime)
 {
     uint32_t hv = hash_key(key, nkey);
     item_lock(hv);
-    item *it = do_item_get(key, nkey, hv, true);
+    item *it = items_get_locked(key, nkey, hv, true);
     if (it)
         it->exptime = exptime;
     item_unlock(hv);
@@ -340,14 +440,14 @@ static item *slab_touch(const char *key, size_t nkey, rel_time_t exptime)
 }
 
 /* Under lock(hv): build old+it (append) or it+old (prepend) as a new item. */
-static item *join_values(item *old, item *it, enum store_op op, enum err_site *err)
+item *items_join(item *old, item *it, enum store_op op, enum err_site *err)
 {
     uint64_t nbytes = (uint64_t)old->nbytes + it->nbytes - 2;
     if (nbytes - 2 > settings.item_size_max) {
         *err = ERR_APPEND_TOO_LARGE;
         return NULL;
     }
-    item *n = slab_alloc(item_key(old), old->nkey, old->flags, old->exptime,
+    item *n = items_alloc(item_key(old), old->nkey, old->flags, old->exptime,
                          (uint32_t)nbytes, err);
     if (!n) {
         *err = *err == ERR_TOO_LARGE ? ERR_APPEND_TOO_LARGE : ERR_NO_MEMORY_APPEND;
@@ -372,27 +472,27 @@ static enum store_result slab_store(item *it, enum store_op op, uint64_t *cas,
     item *n = NULL;
 
     item_lock(hv);
-    item *old = do_item_get(key, it->nkey, hv, false);
+    item *old = items_get_locked(key, it->nkey, hv, false);
     switch (op) {
     case STORE_ADD:
         if (old) {
-            do_item_bump(old);
+            items_bump(old);
             res = STORE_NOT_STORED;
         } else {
-            do_item_link(it, hv);
+            items_link(it, hv);
             res = STORE_STORED;
         }
         break;
     case STORE_SET:
         if (old)
-            do_item_replace(old, it, hv);
+            items_replace(old, it, hv);
         else
-            do_item_link(it, hv);
+            items_link(it, hv);
         res = STORE_STORED;
         break;
     case STORE_REPLACE:
         if (old) {
-            do_item_replace(old, it, hv);
+            items_replace(old, it, hv);
             res = STORE_STORED;
         }
         break;
@@ -402,7 +502,7 @@ static enum store_result slab_store(item *it, enum store_op op, uint64_t *cas,
         } else if (old->cas != it->cas) {
             res = STORE_EXISTS;
         } else {
-            do_item_replace(old, it, hv);
+            items_replace(old, it, hv);
             res = STORE_STORED;
         }
         break;
@@ -414,12 +514,12 @@ static enum store_result slab_store(item *it, enum store_op op, uint64_t *cas,
             res = STORE_EXISTS;
             break;
         }
-        n = join_values(old, it, op, err);
+        n = items_join(old, it, op, err);
         if (!n) {
             res = STORE_ERROR;
             break;
         }
-        do_item_replace(old, n, hv);
+        items_replace(old, n, hv);
         res = STORE_STORED;
         break;
     }
@@ -427,9 +527,9 @@ static enum store_result slab_store(item *it, enum store_op op, uint64_t *cas,
         *cas = n ? n->cas : it->cas;
     item_unlock(hv);
     if (n)
-        item_release(n);
+        items_release(n);
     if (old)
-        item_release(old);
+        items_release(old);
     return res;
 }
 
@@ -438,22 +538,22 @@ static enum store_result slab_remove(const char *key, size_t nkey, uint64_t cas)
     uint32_t hv = hash_key(key, nkey);
     enum store_result res = STORE_NOT_FOUND;
     item_lock(hv);
-    item *it = do_item_get(key, nkey, hv, false);
+    item *it = items_get_locked(key, nkey, hv, false);
     if (it) {
         if (cas != 0 && cas != it->cas) {
             res = STORE_EXISTS;
         } else {
-            do_item_unlink(it, hv);
+            items_unlink(it, hv);
             res = STORE_STORED;
         }
-        item_release(it);
+        items_release(it);
     }
     item_unlock(hv);
     return res;
 }
 
 /* The value as an unsigned 64-bit decimal; trailing spaces allowed. */
-static bool value_to_u64(const item *it, uint64_t *out)
+bool items_value_u64(const item *it, uint64_t *out)
 {
     const char *p = item_data(it);
     size_t len = item_vlen(it);
@@ -470,7 +570,7 @@ static enum delta_result slab_arith(const char *key, size_t nkey, bool incr,
     enum delta_result res;
     uint64_t value;
     item_lock(hv);
-    item *it = do_item_get(key, nkey, hv, true);
+    item *it = items_get_locked(key, nkey, hv, true);
     if (!it) {
         res = DELTA_NOT_FOUND;
         goto done;
@@ -479,7 +579,7 @@ static enum delta_result slab_arith(const char *key, size_t nkey, bool incr,
         res = DELTA_EXISTS;
         goto done;
     }
-    if (!value_to_u64(it, &value)) {
+    if (!items_value_u64(it, &value)) {
         res = DELTA_NON_NUMERIC;
         goto done;
     }
@@ -497,25 +597,25 @@ static enum delta_result slab_arith(const char *key, size_t nkey, bool incr,
         res = DELTA_OK;
         goto done;
     }
-    item *n = slab_alloc(key, nkey, it->flags, it->exptime, (uint32_t)len + 2, err);
+    item *n = items_alloc(key, nkey, it->flags, it->exptime, (uint32_t)len + 2, err);
     if (!n || err_inject(ERR_NO_MEMORY_INCR)) {
         if (n)
-            item_release(n);
+            items_release(n);
         *err = ERR_NO_MEMORY_INCR;
         res = DELTA_ERROR;
         goto done;
     }
     memcpy(item_data(n), buf, len);
     memcpy(item_data(n) + len, "\r\n", 2);
-    do_item_replace(it, n, hv);
+    items_replace(it, n, hv);
     if (cas)
         *cas = n->cas;
-    item_release(n);
+    items_release(n);
     res = DELTA_OK;
 done:
     item_unlock(hv);
     if (it)
-        item_release(it);
+        items_release(it);
     return res;
 }
 
@@ -555,7 +655,7 @@ static void reclaim_if_dead(item *it, uint32_t hv, void *ctx)
     l->reclaimed++;
     if (!(it->it_flags & ITEM_FETCHED))
         l->expired_unfetched++;
-    do_item_unlink_(it, hv, true);
+    items_unlink_(it, hv, true);
     pthread_mutex_unlock(&l->lock);
 }
 
@@ -596,10 +696,12 @@ static int slab_setup(void)
 static void slab_start(void)
 {
     assoc_start_maintainer();
+    rebalance_start();
 }
 
 static void slab_stop(void)
 {
+    rebalance_stop();
     assoc_stop_maintainer();
 }
 
@@ -673,6 +775,7 @@ static void slab_stats(stat_emit_fn emit, void *ctx)
     emit_u64(emit, ctx, "hash_is_expanding", assoc_expanding());
     emit_u64(emit, ctx, "total_malloced", slabs_mem_malloced());
     emit_u64(emit, ctx, "slab_pages", slabs_pages_total());
+    rebalance_stats(emit, ctx);
 }
 
 /* --- walking, for introspection ------------------------------------------ */
@@ -723,304 +826,14 @@ static void slab_hash_info(uint64_t *buckets, unsigned *power, bool *expanding,
         assoc_chain_hist(hist, nhist);
 }
 
-/* --- the meta commands ---------------------------------------------------- */
-
-/*
- * mg, ms, md and ma decide what they answer from an item's state as it was
- * before they touched it (fetched, last access, the win/stale marks), so
- * each runs under the item's lock in one step. The marks live in it_flags:
- * ITEM_STALE (X), ITEM_TOKEN_SENT (W handed out, later callers see Z) and
- * ITEM_KEY_BINARY (k answers in base64).
- */
-
-/* E gives an item a client-chosen CAS; the CAS is also the store sequence
- * flush_all compares against, so one below the flush horizon would make the
- * item invisible the moment it is stored. Refuse those. */
-static bool meta_cas_refused(uint64_t new_cas, enum err_site *err)
-{
-    if (new_cas != 0 && new_cas < __atomic_load_n(&oldest_cas, __ATOMIC_RELAXED)) {
-        *err = ERR_META_CAS_FLUSHED;
-        return true;
-    }
-    /* Keep the sequence ahead of every CAS in use, or a later flush_all
-     * (which invalidates everything below the sequence) would miss it. */
-    uint64_t cur = __atomic_load_n(&cas_counter, __ATOMIC_RELAXED);
-    while (cur < new_cas &&
-           !__atomic_compare_exchange_n(&cas_counter, &cur, new_cas, false,
-                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-        ;
-    return false;
-}
-
-/* Under lock(hv): a new linked empty item for mg N, or NULL. */
-static item *meta_vivify(const char *key, size_t nkey, uint32_t hv,
-                         const struct meta_get_opts *o, enum err_site *err)
-{
-    item *it = slab_alloc(key, nkey, 0, o->vivify_ttl, 2, err);
-    if (!it)
-        return NULL;
-    memcpy(item_data(it), "\r\n", 2);
-    if (o->key_binary)
-        it->it_flags |= ITEM_KEY_BINARY;
-    do_item_link(it, hv);
-    return it;      /* our alloc reference is the caller's */
-}
-
-static item *slab_meta_get(const char *key, size_t nkey, const struct meta_get_opts *o,
-                           struct meta_item_info *info, enum err_site *err)
-{
-    uint32_t hv = hash_key(key, nkey);
-    memset(info, 0, sizeof(*info));
-    item_lock(hv);
-    item *it = do_item_get(key, nkey, hv, false);
-    if (!it && o->vivify) {
-        it = meta_vivify(key, nkey, hv, o, err);
-        if (!it) {
-            struct err_ctx ctx = { .clsid = -1, .size = item_total((uint8_t)nkey, 2) };
-            err_raise_ctx(ERR_META_VIVIFY_NO_MEMORY, &ctx);
-        } else {
-            info->created = true;
-        }
-    }
-    if (!it)
-        goto done;
-    info->fetched = (it->it_flags & ITEM_FETCHED) != 0;
-    info->last_access = item_time(it);
-    if (o->set_ttl)
-        it->exptime = o->ttl;
-    info->token_sent = (it->it_flags & ITEM_TOKEN_SENT) != 0;
-    info->stale = (it->it_flags & ITEM_STALE) != 0;
-    if (o->claim && !info->token_sent) {
-        bool recache = o->recache && !info->created && it->exptime != 0 &&
-                       it->exptime < o->recache_before;
-        if (info->created || info->stale || recache) {
-            info->won = true;
-            it->it_flags |= ITEM_TOKEN_SENT;
-        }
-    }
-    if (o->bump && !info->created)
-        do_item_bump(it);
-done:
-    item_unlock(hv);
-    return it;
-}
-
-/* store() with ms's options, decided in one step under the item lock. */
-static enum store_result slab_meta_store(item *it, enum store_op op,
-                                         const struct meta_store_opts *o,
-                                         uint64_t *cas, enum err_site *err)
-{
-    const char *key = item_key(it);
-    uint32_t hv = hash_key(key, it->nkey);
-    enum store_result res = STORE_NOT_STORED;
-    item *n = NULL;
-
-    if (meta_cas_refused(o->new_cas, err))
-        return STORE_ERROR;
-    item_lock(hv);
-    item *old = do_item_get(key, it->nkey, hv, false);
-    switch (op) {
-    case STORE_ADD:
-        if (old) {
-            do_item_bump(old);
-        } else {
-            do_item_link(it, hv);
-            res = STORE_STORED;
-        }
-        break;
-    case STORE_SET:
-        if (old)
-            do_item_replace(old, it, hv);
-        else
-            do_item_link(it, hv);
-        res = STORE_STORED;
-        break;
-    case STORE_REPLACE:
-        if (old) {
-            do_item_replace(old, it, hv);
-            res = STORE_STORED;
-        }
-        break;
-    case STORE_CAS:
-        if (!old) {
-            res = STORE_NOT_FOUND;
-        } else if (old->cas == it->cas) {
-            do_item_replace(old, it, hv);
-            res = STORE_STORED;
-        } else if (o->invalidate && it->cas < old->cas) {
-            /* ms I: a writer holding an older CAS still stores, but its
-             * value keeps the old TTL and stays stale (and won, if it was). */
-            it->exptime = old->exptime;
-            it->it_flags |= ITEM_STALE | (old->it_flags & ITEM_TOKEN_SENT);
-            do_item_replace(old, it, hv);
-            res = STORE_STORED;
-        } else {
-            res = STORE_EXISTS;
-        }
-        break;
-    case STORE_APPEND:
-    case STORE_PREPEND:
-        if (!old)
-            break;
-        if (it->cas != 0 && it->cas != old->cas) {
-            res = STORE_EXISTS;
-            break;
-        }
-        n = join_values(old, it, op, err);
-        if (!n) {
-            res = STORE_ERROR;
-            break;
-        }
-        do_item_replace(old, n, hv);
-        res = STORE_STORED;
-        break;
-    }
-    if (res == STORE_STORED) {
-        item *stored = n ? n : it;
-        if (o->new_cas != 0)
-            stored->cas = o->new_cas;
-        if (cas)
-            *cas = stored->cas;
-    }
-    item_unlock(hv);
-    if (n)
-        item_release(n);
-    if (old)
-        item_release(old);
-    return res;
-}
-
-static enum store_result slab_meta_delete(const char *key, size_t nkey,
-                                          const struct meta_delete_opts *o,
-                                          enum err_site *err)
-{
-    uint32_t hv = hash_key(key, nkey);
-    enum store_result res = STORE_NOT_FOUND;
-
-    if (meta_cas_refused(o->new_cas, err))
-        return STORE_ERROR;
-    item_lock(hv);
-    item *it = do_item_get(key, nkey, hv, false);
-    if (!it)
-        goto done;
-    if (o->cas != 0 && o->cas != it->cas) {
-        res = STORE_EXISTS;
-    } else if (o->invalidate) {
-        /* Keep the value for stale reads; the next mg wins the recache. */
-        if (o->set_ttl)
-            it->exptime = o->ttl;
-        it->it_flags |= ITEM_STALE;
-        it->it_flags &= (uint8_t)~ITEM_TOKEN_SENT;
-        it->cas = o->new_cas ? o->new_cas
-                             : __atomic_add_fetch(&cas_counter, 1, __ATOMIC_RELAXED);
-        res = STORE_STORED;
-    } else {
-        do_item_unlink(it, hv);
-        res = STORE_STORED;
-    }
-    item_release(it);
-done:
-    item_unlock(hv);
-    return res;
-}
-
-/* Under lock(hv): ma N on a miss stores the initial value. */
-static enum delta_result meta_arith_vivify(const char *key, size_t nkey, uint32_t hv,
-                                           const struct meta_arith_opts *o, char *buf,
-                                           struct meta_arith_info *info,
-                                           enum err_site *err)
-{
-    size_t len = fmt_u64(buf, o->initial);
-    item *n = slab_alloc(key, nkey, 0, o->vivify_ttl, (uint32_t)len + 2, err);
-    if (!n) {
-        *err = ERR_META_MA_VIVIFY_NO_MEMORY;
-        return DELTA_ERROR;
-    }
-    memcpy(item_data(n), buf, len);
-    memcpy(item_data(n) + len, "\r\n", 2);
-    do_item_link(n, hv);
-    if (o->new_cas != 0)
-        n->cas = o->new_cas;
-    info->cas = n->cas;
-    info->exptime = n->exptime;
-    info->created = true;
-    item_release(n);
-    return DELTA_OK;
-}
-
-static enum delta_result slab_meta_arith(const char *key, size_t nkey,
-                                         const struct meta_arith_opts *o, char *buf,
-                                         struct meta_arith_info *info,
-                                         enum err_site *err)
-{
-    uint32_t hv = hash_key(key, nkey);
-    enum delta_result res;
-    uint64_t value;
-    item *n = NULL;
-
-    memset(info, 0, sizeof(*info));
-    if (meta_cas_refused(o->new_cas, err))
-        return DELTA_ERROR;
-    item_lock(hv);
-    item *it = do_item_get(key, nkey, hv, true);
-    if (!it) {
-        res = o->vivify ? meta_arith_vivify(key, nkey, hv, o, buf, info, err)
-                        : DELTA_NOT_FOUND;
-        goto done;
-    }
-    if (o->cas != 0 && o->cas != it->cas) {
-        res = DELTA_EXISTS;
-        goto done;
-    }
-    if (!value_to_u64(it, &value)) {
-        res = DELTA_NON_NUMERIC;
-        goto done;
-    }
-    if (o->incr)
-        value += o->delta;      /* wraps at 2^64, as memcached */
-    else
-        value = value < o->delta ? 0 : value - o->delta;
-    size_t len = fmt_u64(buf, value);
-    item *target = it;
-    if (len + 2 == it->nbytes && item_refcount(it) == 2) {
-        /* Nobody else is reading it: rewrite in place. */
-        memcpy(item_data(it), buf, len);
-        it->cas = __atomic_add_fetch(&cas_counter, 1, __ATOMIC_RELAXED);
-    } else {
-        n = slab_alloc(key, nkey, it->flags, it->exptime, (uint32_t)len + 2, err);
-        if (!n) {
-            *err = ERR_META_MA_NO_MEMORY;
-            res = DELTA_ERROR;
-            goto done;
-        }
-        memcpy(item_data(n), buf, len);
-        memcpy(item_data(n) + len, "\r\n", 2);
-        do_item_replace(it, n, hv);
-        target = n;
-    }
-    if (o->new_cas != 0)
-        target->cas = o->new_cas;
-    if (o->set_ttl)
-        target->exptime = o->ttl;
-    info->cas = target->cas;
-    info->exptime = target->exptime;
-    res = DELTA_OK;
-done:
-    item_unlock(hv);
-    if (n)
-        item_release(n);
-    if (it)
-        item_release(it);
-    return res;
-}
-
 const struct engine slab_engine = {
+    .abi_version = MCD_ENGINE_ABI,
     .name = "slab",
     .setup = slab_setup,
     .start = slab_start,
     .stop = slab_stop,
-    .alloc = slab_alloc,
-    .release = item_release,
+    .alloc = items_alloc,
+    .release = items_release,
     .get = slab_get,
     .touch = slab_touch,
     .store = slab_store,
@@ -1038,4 +851,6 @@ const struct engine slab_engine = {
     .meta_store = slab_meta_store,
     .meta_delete = slab_meta_delete,
     .meta_arith = slab_meta_arith,
+    .reassign = rebalance_reassign,
+    .set_automove = rebalance_set_automove,
 };

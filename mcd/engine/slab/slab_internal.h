@@ -37,6 +37,18 @@ void slabs_class_info(unsigned id, struct engine_class_info *out);
 size_t slabs_mem_malloced(void);
 size_t slabs_mem_limit(void);
 uint64_t slabs_pages_total(void);
+uint64_t slabs_pages_moved(void);
+/* A free chunk of class id without taking a new page (a rescue target). */
+void *slabs_alloc_free(unsigned id, size_t requested);
+/* Moving a page (see slabs.c): begin checks and queues the move of src's
+ * oldest page to dst; page tells the range still to be emptied; pending
+ * counts its chunks not yet free; finish hands it over once all are (false
+ * if not yet); abort gives the page back to src as it is. */
+enum reassign_result slabs_move_begin(int src, int dst);
+bool slabs_move_page(unsigned *src, char **start, char **end);
+uint32_t slabs_move_pending(void);
+bool slabs_move_finish(void);
+void slabs_move_abort(void);
 
 /* assoc.c: the hash table; callers hold the item lock of hv */
 int assoc_setup(int hashpower);
@@ -70,7 +82,49 @@ void assoc_chain_hist(uint64_t *hist, int nhist);
 bool assoc_expand_begin_(void);
 bool assoc_expand_step_(void);
 
-/* items.c */
+/* items.c: the item primitives meta.c shares (contracts in items.c) */
 void items_expire_pass(void);
+item *items_alloc(const char *key, size_t nkey, uint32_t flags,
+                  rel_time_t exptime, uint32_t nbytes, enum err_site *err);
+void items_release(item *it);
+item *items_get_locked(const char *key, size_t nkey, uint32_t hv, bool bump);
+void items_link(item *it, uint32_t hv);
+void items_unlink(item *it, uint32_t hv);
+void items_replace(item *old, item *it, uint32_t hv);
+void items_bump(item *it);
+item *items_join(item *old, item *it, enum store_op op, enum err_site *err);
+bool items_value_u64(const item *it, uint64_t *out);
+uint64_t items_next_cas(void);
+uint64_t items_oldest_cas(void);
+void items_cas_at_least(uint64_t cas);
+
+/* What one items_clear_page() pass did to the page's items. */
+struct page_clear {
+    uint64_t rescued;       /* copied to another chunk of the class */
+    uint64_t evicted;       /* live, no free chunk to copy to */
+    uint64_t reclaimed;     /* expired or flushed */
+    uint64_t busy;          /* referenced: left for a later pass */
+};
+void items_clear_page(unsigned id, const char *start, const char *end,
+                      struct page_clear *pc);
+
+/* rebalance.c: the page mover thread and the automover */
+void rebalance_start(void);
+void rebalance_stop(void);
+enum reassign_result rebalance_reassign(int src, int dst);
+void rebalance_set_automove(int level);
+void rebalance_stats(stat_emit_fn emit, void *ctx);
+
+/* meta.c */
+item *slab_meta_get(const char *key, size_t nkey, const struct meta_get_opts *o,
+                    struct meta_item_info *info, enum err_site *err);
+enum store_result slab_meta_store(item *it, enum store_op op,
+                                  const struct meta_store_opts *o, uint64_t *cas,
+                                  enum err_site *err);
+enum store_result slab_meta_delete(const char *key, size_t nkey,
+                                   const struct meta_delete_opts *o, enum err_site *err);
+enum delta_result slab_meta_arith(const char *key, size_t nkey,
+                                  const struct meta_arith_opts *o, char *buf,
+                                  struct meta_arith_info *info, enum err_site *err);
 
 #endif /* MCD_SLAB_INTERNAL_H */

@@ -5,6 +5,16 @@
  * Memory is bounded by -m; a class with no page yet may always take one so
  * that no size becomes unstorable (as memcached does), which bounds the
  * overshoot to one page per class.
+ *
+ * A page can move between classes (slabs reassign, the automover in
+ * rebalance.c). While it moves, the source class's `moving` names it: its
+ * free chunks were taken off the free list when the move began, and every
+ * chunk of it freed afterwards is caught by slabs_free and marked done
+ * instead of going back on the list, so nothing new is ever allocated from
+ * the page. The rebalancer evicts or rescues the page's linked items (the
+ * frees land here); once every chunk is done the page is carved for the
+ * destination. A chunk still referenced is never touched: it comes back
+ * through slabs_free when its last holder lets go.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +32,18 @@ struct slab_class {
     void **pages;           /* every page of the class */
     uint64_t npages, pages_cap;
     uint64_t outofmemory;   /* times no chunk and no page */
+    char *moving;           /* the page being moved away, or NULL */
+    uint64_t moved_in, moved_out;   /* pages reassigned to / from the class */
 };
+
+/* The one page move under way (classes[mv.src].moving == mv.page). */
+static struct {
+    unsigned src;
+    int dst;                /* 0: back to the pool (freed) */
+    char *page;
+    uint8_t *done;          /* a byte per chunk: free and off every list */
+    uint32_t ndone;
+} mv;
 
 /* Everything below is under `lock`. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -31,6 +52,7 @@ static unsigned largest;
 static size_t page_size;
 static size_t mem_limit;
 static size_t mem_malloced;
+static uint64_t pages_moved;
 
 int slabs_setup(size_t limit, double factor, int chunk_min, size_t item_max)
 {
@@ -97,29 +119,10 @@ uint32_t slabs_chunk_size(unsigned id)
     return id >= 1 && id <= largest ? classes[id].size : 0;
 }
 
-/* Under lock: take one page for class id if the limit allows. */
-static bool new_page_locked(struct slab_class *c, unsigned id, bool *page_failed)
+/* Under lock: cut page into chunks on class id's free list, first chunk
+ * first. */
+static void carve_locked(struct slab_class *c, unsigned id, char *page)
 {
-    if (mem_malloced + page_size > mem_limit && c->npages > 0)
-        return false;
-    if (c->npages == c->pages_cap) {
-        uint64_t cap = c->pages_cap ? c->pages_cap * 2 : 16;
-        void **np = realloc(c->pages, cap * sizeof(*np));
-        if (!np) {
-            *page_failed = true;
-            return false;
-        }
-        c->pages = np;
-        c->pages_cap = cap;
-    }
-    char *page = err_inject(ERR_SLAB_PAGE_MALLOC) ? NULL : malloc(page_size);
-    if (!page) {
-        *page_failed = true;
-        return false;
-    }
-    c->pages[c->npages++] = page;
-    mem_malloced += page_size;
-    /* Carve the page into chunks on the free list, first chunk first. */
     for (int64_t i = (int64_t)c->perslab - 1; i >= 0; i--) {
         item *it = (item *)(page + (size_t)i * c->size);
         it->it_flags = ITEM_SLABBED;
@@ -129,6 +132,39 @@ static bool new_page_locked(struct slab_class *c, unsigned id, bool *page_failed
         c->free_list = it;
         c->free_count++;
     }
+}
+
+/* Under lock: room in c->pages for one more page. */
+static bool pages_room_locked(struct slab_class *c)
+{
+    if (c->npages < c->pages_cap)
+        return true;
+    uint64_t cap = c->pages_cap ? c->pages_cap * 2 : 16;
+    void **np = realloc(c->pages, cap * sizeof(*np));
+    if (!np)
+        return false;
+    c->pages = np;
+    c->pages_cap = cap;
+    return true;
+}
+
+/* Under lock: take one page for class id if the limit allows. */
+static bool new_page_locked(struct slab_class *c, unsigned id, bool *page_failed)
+{
+    if (mem_malloced + page_size > mem_limit && c->npages > 0)
+        return false;
+    if (!pages_room_locked(c)) {
+        *page_failed = true;
+        return false;
+    }
+    char *page = err_inject(ERR_SLAB_PAGE_MALLOC) ? NULL : malloc(page_size);
+    if (!page) {
+        *page_failed = true;
+        return false;
+    }
+    c->pages[c->npages++] = page;
+    mem_malloced += page_size;
+    carve_locked(c, id, page);
     return true;
 }
 
@@ -159,6 +195,16 @@ void slabs_free(void *chunk, unsigned id, size_t requested)
     item *it = chunk;
     pthread_mutex_lock(&lock);
     it->it_flags = ITEM_SLABBED;
+    if (__builtin_expect(c->moving != NULL, 0) && (char *)chunk >= c->moving &&
+        (char *)chunk < c->moving + page_size) {
+        /* The page is moving away: the chunk is done, not reusable. */
+        mv.done[((char *)chunk - c->moving) / c->size] = 1;
+        mv.ndone++;
+        c->used--;
+        c->requested -= requested;
+        pthread_mutex_unlock(&lock);
+        return;
+    }
     it->next = c->free_list;
     c->free_list = it;
     c->free_count++;
@@ -179,6 +225,9 @@ void slabs_class_info(unsigned id, struct engine_class_info *out)
     out->free_chunks = c->free_count;
     out->mem_requested = c->requested;
     out->outofmemory = c->outofmemory;
+    out->mem_allocated = c->used * c->size;
+    out->pages_moved_in = c->moved_in;
+    out->pages_moved_out = c->moved_out;
     pthread_mutex_unlock(&lock);
 }
 
@@ -203,4 +252,176 @@ uint64_t slabs_pages_total(void)
         n += classes[i].npages;
     pthread_mutex_unlock(&lock);
     return n;
+}
+
+uint64_t slabs_pages_moved(void)
+{
+    pthread_mutex_lock(&lock);
+    uint64_t n = pages_moved;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
+/* --- moving pages ---------------------------------------------------------- */
+
+void *slabs_alloc_free(unsigned id, size_t requested)
+{
+    struct slab_class *c = &classes[id];
+    item *it = NULL;
+    pthread_mutex_lock(&lock);
+    if (c->free_count > 0) {
+        it = c->free_list;
+        c->free_list = it->next;
+        c->free_count--;
+        c->used++;
+        c->requested += requested;
+        it->it_flags = 0;
+    }
+    pthread_mutex_unlock(&lock);
+    return it;
+}
+
+/* Under lock: a class other than dst with a spare page, or 0. */
+static unsigned pick_any_locked(int dst)
+{
+    for (unsigned i = 1; i <= largest; i++) {
+        if ((int)i != dst && classes[i].npages >= 2)
+            return i;
+    }
+    return 0;
+}
+
+enum reassign_result slabs_move_begin(int src, int dst)
+{
+    enum reassign_result r = REASSIGN_OK;
+    pthread_mutex_lock(&lock);
+    if (mv.page) {
+        r = REASSIGN_RUNNING;
+        goto done;
+    }
+    if (src == dst) {
+        r = REASSIGN_SAME;
+        goto done;
+    }
+    if (src == -1 && (src = (int)pick_any_locked(dst)) == 0) {
+        r = REASSIGN_BADCLASS;     /* as memcached: nothing to pick */
+        goto done;
+    }
+    if (src < 0 || src > (int)largest || dst < 0 || dst > (int)largest) {
+        r = REASSIGN_BADCLASS;
+        goto done;
+    }
+    struct slab_class *c = &classes[src];
+    /* Class 0 is the pool of pages no class owns; mcd gives those back to
+     * the system, so the pool never has one to spare. */
+    if (src == 0 || c->npages < 2) {
+        r = REASSIGN_NOSPARE;
+        goto done;
+    }
+    uint8_t *done = calloc(c->perslab, 1);
+    if (!done) {
+        r = REASSIGN_RUNNING;
+        goto done;
+    }
+    /* The oldest page: its items are most likely the coldest. */
+    mv.src = (unsigned)src;
+    mv.dst = dst;
+    mv.page = c->pages[0];
+    mv.done = done;
+    mv.ndone = 0;
+    c->moving = mv.page;
+    /* Take the page's free chunks off the free list: done already. */
+    for (item **pp = (item **)&c->free_list; *pp;) {
+        char *p = (char *)*pp;
+        if (p >= mv.page && p < mv.page + page_size) {
+            *pp = (*pp)->next;
+            c->free_count--;
+            mv.done[(p - mv.page) / c->size] = 1;
+            mv.ndone++;
+        } else {
+            pp = &(*pp)->next;
+        }
+    }
+done:
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
+bool slabs_move_page(unsigned *src, char **start, char **end)
+{
+    pthread_mutex_lock(&lock);
+    bool on = mv.page != NULL;
+    if (on) {
+        *src = mv.src;
+        *start = mv.page;
+        *end = mv.page + (size_t)classes[mv.src].perslab * classes[mv.src].size;
+    }
+    pthread_mutex_unlock(&lock);
+    return on;
+}
+
+uint32_t slabs_move_pending(void)
+{
+    pthread_mutex_lock(&lock);
+    uint32_t n = mv.page ? classes[mv.src].perslab - mv.ndone : 0;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
+/* Under lock: forget the move. */
+static void move_clear_locked(void)
+{
+    classes[mv.src].moving = NULL;
+    free(mv.done);
+    memset(&mv, 0, sizeof(mv));
+}
+
+bool slabs_move_finish(void)
+{
+    pthread_mutex_lock(&lock);
+    struct slab_class *s = &classes[mv.src];
+    bool ok = mv.page && mv.ndone == s->perslab;
+    if (!ok)
+        goto done;
+    for (uint64_t i = 0; i < s->npages; i++) {
+        if (s->pages[i] == mv.page) {
+            memmove(&s->pages[i], &s->pages[i + 1], (s->npages - i - 1) * sizeof(void *));
+            break;
+        }
+    }
+    s->npages--;
+    s->moved_out++;
+    struct slab_class *d = &classes[mv.dst];
+    if (mv.dst != 0 && pages_room_locked(d)) {
+        d->pages[d->npages++] = mv.page;
+        carve_locked(d, (unsigned)mv.dst, mv.page);
+        d->moved_in++;
+    } else {
+        /* To the pool: give it back, so any class may take a page. */
+        free(mv.page);
+        mem_malloced -= page_size;
+    }
+    pages_moved++;
+    move_clear_locked();
+done:
+    pthread_mutex_unlock(&lock);
+    return ok;
+}
+
+void slabs_move_abort(void)
+{
+    pthread_mutex_lock(&lock);
+    struct slab_class *c = &classes[mv.src];
+    if (mv.page) {
+        for (uint32_t i = 0; i < c->perslab; i++) {
+            if (!mv.done[i])
+                continue;
+            item *it = (item *)(mv.page + (size_t)i * c->size);
+            it->next = c->free_list;
+            c->free_list = it;
+            c->free_count++;
+        }
+        move_clear_locked();
+    }
+    pthread_mutex_unlock(&lock);
 }

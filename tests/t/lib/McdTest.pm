@@ -15,6 +15,9 @@ package McdTest;
 #                               server flags skip themselves, see external())
 #   MCD_TEST_TIMEOUT=seconds    whole-file alarm (default 120)
 #   MCD_IO_TIMEOUT=seconds      per-read timeout (default 5)
+#   MCD_ENGINE=name|/path.so    storage engine: new_server() adds
+#                               -o engine=... unless the test picks one;
+#                               engine() tells tests which (default slab)
 
 use strict;
 use warnings;
@@ -37,7 +40,7 @@ use Test::More ();
 our @EXPORT = qw(
     new_server mem_get_is mem_gets mem_stats send_recv send_bytes read_line
     read_bytes read_value err_like wait_until mcd_only is_memcached
-    external server_bin repo_root run_bin expect_eof set_ok
+    external server_bin repo_root run_bin expect_eof set_ok engine
 );
 our @EXPORT_OK = qw(free_port set_timeout);
 
@@ -93,6 +96,9 @@ sub is_memcached {
 # true when the server under test is mcd (guards mcd-specific assertions)
 sub mcd_only { return !is_memcached() }
 
+# The storage engine the servers run ("slab", "heap" or a .so path).
+sub engine { return $ENV{MCD_ENGINE} && length $ENV{MCD_ENGINE} ? $ENV{MCD_ENGINE} : 'slab' }
+
 # true when tests are aimed at an already running server
 sub external { return defined $ENV{MCD_ADDR} && length $ENV{MCD_ADDR} }
 
@@ -130,6 +136,10 @@ sub new_server {
     my $bin = server_bin();
     croak "server binary $bin is not executable (build it with make, or set MCD_BIN)"
         unless -x $bin;
+
+    if (engine() ne 'slab' && !is_memcached() && !grep { /^engine=|,engine=/ } @args) {
+        push @args, '-o', 'engine=' . engine();
+    }
 
     my $unix_path;
     for my $i (0 .. $#args - 1) {

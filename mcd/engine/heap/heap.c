@@ -1,0 +1,813 @@
+/*
+ * heap.c - the heap engine: every item its own malloc, one LRU for all of
+ * them, -m as a budget on the bytes malloc handed out, eviction from the
+ * LRU tail; the store rules, CAS, expiry and flush_all behave exactly as
+ * the slab engine's. It serves as the fragmentation baseline (its one
+ * pseudo class reports requested vs malloc'd bytes) and as the proof that
+ * engine.h is the whole interface: it is also built as build/engines/heap.so.
+ *
+ * References work as in the slab engine: a linked item holds one for the
+ * table, each caller of get/touch/alloc one more; they are taken only under
+ * the item's lock, so an evictor that holds it and sees a count of 1 knows
+ * nobody is reading the item.
+ */
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heap_internal.h"
+#include "../../errors.h"
+#include "../../history.h"
+#include "../../live.h"
+#include "../../settings.h"
+#include "../../stats.h"
+#include "../../util.h"
+
+/* Items are moved to the LRU head at most this often (seconds). */
+#define ITEM_UPDATE_INTERVAL 60
+/* Tail items the evictor looks at per eviction before giving up. */
+#define EVICT_SEARCH 8
+/* Evictions one allocation may cause (a large item displaces small ones). */
+#define EVICT_MAX 4096
+
+static struct {
+    pthread_mutex_t lock;       /* guards everything in this struct */
+    item *head, *tail;
+    uint64_t count, bytes;      /* linked items and their item_total()s */
+    uint64_t evicted, evicted_nonzero, evicted_unfetched, expired_unfetched;
+    uint64_t reclaimed, outofmemory;
+    rel_time_t evicted_time;
+} lru = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static uint64_t mem_used;           /* atomic: usable sizes of live mallocs */
+static uint64_t mem_requested;      /* atomic: item_total() of live mallocs */
+static uint64_t mem_items;          /* atomic: live mallocs */
+static uint64_t cas_counter;        /* atomic */
+static uint64_t oldest_cas;         /* atomic: items below are flushed */
+static rel_time_t pending_flush;    /* atomic: time of a delayed flush */
+static uint64_t curr_items;         /* atomic gauge */
+static uint64_t total_items;        /* atomic counter */
+
+/* --- helpers ------------------------------------------------------------ */
+
+static inline bool is_flushed(const item *it)
+{
+    return it->cas < __atomic_load_n(&oldest_cas, __ATOMIC_RELAXED);
+}
+
+static inline bool is_expired(const item *it, rel_time_t now)
+{
+    return it->exptime != 0 && it->exptime <= now;
+}
+
+static inline bool is_dead(const item *it, rel_time_t now)
+{
+    return is_expired(it, now) || is_flushed(it);
+}
+
+uint64_t heap_next_cas(void)
+{
+    return __atomic_add_fetch(&cas_counter, 1, __ATOMIC_RELAXED);
+}
+
+/* Keep the sequence ahead of every CAS in use (meta E sets one), or a
+ * later flush_all, which invalidates everything below it, would miss it. */
+void heap_cas_at_least(uint64_t cas)
+{
+    uint64_t cur = __atomic_load_n(&cas_counter, __ATOMIC_RELAXED);
+    while (cur < cas &&
+           !__atomic_compare_exchange_n(&cas_counter, &cur, cas, false,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+}
+
+uint64_t heap_oldest_cas(void)
+{
+    return __atomic_load_n(&oldest_cas, __ATOMIC_RELAXED);
+}
+
+static void item_free(item *it)
+{
+    __atomic_sub_fetch(&mem_used, malloc_usable_size(it), __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&mem_requested, item_total(it->nkey, it->nbytes), __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&mem_items, 1, __ATOMIC_RELAXED);
+    free(it);
+}
+
+static inline void ref_incr(item *it)
+{
+    __atomic_add_fetch(&it->refcount, 1, __ATOMIC_ACQ_REL);
+}
+
+/* Drops one reference; frees an unlinked item at zero. */
+void heap_item_release(item *it)
+{
+    if (__atomic_sub_fetch(&it->refcount, 1, __ATOMIC_ACQ_REL) == 0)
+        item_free(it);
+}
+
+/* Under lru.lock. */
+static void lru_link_head(item *it)
+{
+    it->prev = NULL;
+    it->next = lru.head;
+    if (lru.head)
+        lru.head->prev = it;
+    lru.head = it;
+    if (!lru.tail)
+        lru.tail = it;
+}
+
+static void lru_unlink(item *it)
+{
+    if (it->prev)
+        it->prev->next = it->next;
+    else
+        lru.head = it->next;
+    if (it->next)
+        it->next->prev = it->prev;
+    else
+        lru.tail = it->prev;
+    it->next = it->prev = NULL;
+}
+
+/* Under lock(hv): link it into the table and the LRU with a new CAS. */
+void heap_do_link(item *it, uint32_t hv)
+{
+    it->it_flags |= ITEM_LINKED;
+    __atomic_store_n(&it->time, clock_now(), __ATOMIC_RELAXED);
+    it->cas = heap_next_cas();
+    htab_insert(it, hv);
+    ref_incr(it);
+    pthread_mutex_lock(&lru.lock);
+    lru_link_head(it);
+    lru.count++;
+    lru.bytes += item_total(it->nkey, it->nbytes);
+    pthread_mutex_unlock(&lru.lock);
+    __atomic_add_fetch(&curr_items, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&total_items, 1, __ATOMIC_RELAXED);
+}
+
+/* Under lock(hv) and, if lru_held, lru.lock. */
+static void do_unlink_(item *it, uint32_t hv, bool lru_held)
+{
+    if (!(it->it_flags & ITEM_LINKED))
+        return;
+    it->it_flags &= (uint8_t)~ITEM_LINKED;
+    htab_delete(item_key(it), it->nkey, hv);
+    if (!lru_held)
+        pthread_mutex_lock(&lru.lock);
+    lru_unlink(it);
+    lru.count--;
+    lru.bytes -= item_total(it->nkey, it->nbytes);
+    if (!lru_held)
+        pthread_mutex_unlock(&lru.lock);
+    __atomic_sub_fetch(&curr_items, 1, __ATOMIC_RELAXED);
+    heap_item_release(it);
+}
+
+void heap_do_unlink(item *it, uint32_t hv)
+{
+    do_unlink_(it, hv, false);
+}
+
+void heap_do_replace(item *old, item *it, uint32_t hv)
+{
+    heap_do_unlink(old, hv);
+    heap_do_link(it, hv);
+}
+
+/* Under lock(hv): note a fetch, and bump to the head if it is time. */
+void heap_do_bump(item *it)
+{
+    rel_time_t now = clock_now();
+    if (it->it_flags & ITEM_FETCHED)
+        it->it_flags |= ITEM_ACTIVE;
+    it->it_flags |= ITEM_FETCHED;
+    if (item_time(it) + ITEM_UPDATE_INTERVAL < now) {
+        pthread_mutex_lock(&lru.lock);
+        if (it->it_flags & ITEM_LINKED) {
+            lru_unlink(it);
+            lru_link_head(it);
+        }
+        pthread_mutex_unlock(&lru.lock);
+        __atomic_store_n(&it->time, now, __ATOMIC_RELAXED);
+    }
+}
+
+/* Under lock(hv): the live item for key with a new reference, or NULL.
+ * Dead items found on the way are unlinked (lazy expiry). */
+item *heap_do_get(const char *key, size_t nkey, uint32_t hv, bool bump)
+{
+    item *it = htab_find(key, nkey, hv);
+    if (!it)
+        return NULL;
+    if (is_flushed(it)) {
+        heap_do_unlink(it, hv);
+        STAT_INCR(get_flushed);
+        return NULL;
+    }
+    if (is_expired(it, clock_now())) {
+        heap_do_unlink(it, hv);
+        STAT_INCR(get_expired);
+        return NULL;
+    }
+    ref_incr(it);
+    if (bump)
+        heap_do_bump(it);
+    return it;
+}
+
+/* --- eviction ------------------------------------------------------------- */
+
+enum evict_result { EVICT_DONE, EVICT_BUSY, EVICT_EMPTY, EVICT_NONE_DEAD };
+
+/* Frees one item near the LRU tail that nobody references: a dead one, or
+ * (allow_live) the least recently used; fetched-again items get a second
+ * chance at the head. */
+static enum evict_result evict_one(bool allow_live)
+{
+    enum evict_result res = EVICT_EMPTY;
+    rel_time_t now = clock_now();
+    pthread_mutex_lock(&lru.lock);
+    item *it = lru.tail;
+    for (int tries = 0; it && tries < EVICT_SEARCH; tries++) {
+        item *prev = it->prev;
+        uint32_t hv = hash_key(item_key(it), it->nkey);
+        res = EVICT_BUSY;
+        if (!htab_trylock(hv)) {
+            it = prev;
+            continue;
+        }
+        bool dead = is_dead(it, now);
+        if (item_refcount(it) != 1 || (!dead && !allow_live)) {
+            if (item_refcount(it) == 1)
+                res = EVICT_NONE_DEAD;
+            htab_unlock(hv);
+            it = prev;
+            continue;
+        }
+        if (!dead && (it->it_flags & ITEM_ACTIVE)) {
+            it->it_flags &= (uint8_t)~ITEM_ACTIVE;
+            lru_unlink(it);
+            lru_link_head(it);
+            htab_unlock(hv);
+            it = prev;
+            continue;
+        }
+        if (dead) {
+            lru.reclaimed++;
+            if (!(it->it_flags & ITEM_FETCHED))
+                lru.expired_unfetched++;
+        } else {
+            lru.evicted++;
+            lru.evicted_time = now - item_time(it);
+            if (it->exptime != 0)
+                lru.evicted_nonzero++;
+            if (!(it->it_flags & ITEM_FETCHED))
+                lru.evicted_unfetched++;
+        }
+        do_unlink_(it, hv, true);
+        htab_unlock(hv);
+        res = EVICT_DONE;
+        break;
+    }
+    if (res != EVICT_DONE)
+        lru.outofmemory++;
+    pthread_mutex_unlock(&lru.lock);
+    return res;
+}
+
+/* Makes room for `want` more bytes under -m; false with *err set if it
+ * cannot. Concurrent allocations may overshoot by one item each. */
+static bool make_room(size_t want, enum err_site *err)
+{
+    for (int n = 0; n < EVICT_MAX; n++) {
+        if (__atomic_load_n(&mem_used, __ATOMIC_RELAXED) + want <= settings.maxbytes)
+            return true;
+        enum evict_result r = evict_one(settings.evict_to_free);
+        if (r == EVICT_DONE)
+            continue;
+        if (r == EVICT_EMPTY)
+            *err = ERR_NO_MEMORY_CLASS_EMPTY;
+        else if (r == EVICT_NONE_DEAD || !settings.evict_to_free)
+            *err = ERR_NO_MEMORY_NO_EVICT;
+        else
+            *err = ERR_NO_MEMORY_TAIL_BUSY;
+        return false;
+    }
+    *err = ERR_NO_MEMORY_TAIL_BUSY;
+    return false;
+}
+
+/* --- the engine functions ------------------------------------------------- */
+
+item *heap_item_alloc(const char *key, size_t nkey, uint32_t flags,
+                      rel_time_t exptime, uint32_t nbytes, enum err_site *err)
+{
+    size_t total = item_total((uint8_t)nkey, nbytes);
+    if (nbytes - 2 > settings.item_size_max) {
+        *err = ERR_TOO_LARGE;
+        return NULL;
+    }
+    if (!make_room(total, err))
+        return NULL;
+    item *it = err_inject(ERR_HEAP_ITEM_MALLOC) ? NULL : malloc(total);
+    if (!it) {
+        struct err_ctx ctx = { .clsid = HEAP_CLASS, .size = total };
+        err_raise_ctx(ERR_HEAP_ITEM_MALLOC, &ctx);
+        *err = ERR_NO_MEMORY_MALLOC_REFUSED;
+        return NULL;
+    }
+    __atomic_add_fetch(&mem_used, malloc_usable_size(it), __ATOMIC_RELAXED);
+    __atomic_add_fetch(&mem_requested, total, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&mem_items, 1, __ATOMIC_RELAXED);
+    it->next = it->prev = it->h_next = NULL;
+    it->time = clock_now();
+    it->exptime = exptime;
+    it->nbytes = nbytes;
+    it->flags = flags;
+    it->cas = 0;
+    it->refcount = 1;
+    it->it_flags = 0;
+    it->clsid = HEAP_CLASS;
+    it->nkey = (uint8_t)nkey;
+    memcpy(item_key(it), key, nkey);
+    return it;
+}
+
+static item *heap_get(const char *key, size_t nkey)
+{
+    uint32_t hv = hash_key(key, nkey);
+    htab_lock(hv);
+    item *it = heap_do_get(key, nkey, hv, true);
+    htab_unlock(hv);
+    return it;
+}
+
+static item *heap_touch(const char *key, size_t nkey, rel_time_t exptime)
+{
+    uint32_t hv = hash_key(key, nkey);
+    htab_lock(hv);
+    item *it = heap_do_get(key, nkey, hv, true);
+    if (it)
+        it->exptime = exptime;
+    htab_unlock(hv);
+    return it;
+}
+
+/* Under lock(hv): old+it (append) or it+old (prepend) as a new item. */
+item *heap_join_values(item *old, item *it, enum store_op op, enum err_site *err)
+{
+    uint64_t nbytes = (uint64_t)old->nbytes + it->nbytes - 2;
+    if (nbytes - 2 > settings.item_size_max) {
+        *err = ERR_APPEND_TOO_LARGE;
+        return NULL;
+    }
+    item *n = heap_item_alloc(item_key(old), old->nkey, old->flags, old->exptime,
+                              (uint32_t)nbytes, err);
+    if (!n) {
+        *err = *err == ERR_TOO_LARGE ? ERR_APPEND_TOO_LARGE : ERR_NO_MEMORY_APPEND;
+        return NULL;
+    }
+    const item *first = op == STORE_APPEND ? old : it;
+    const item *second = op == STORE_APPEND ? it : old;
+    memcpy(item_data(n), item_data(first), first->nbytes - 2);
+    memcpy(item_data(n) + first->nbytes - 2, item_data(second), second->nbytes);
+    return n;
+}
+
+static enum store_result heap_store(item *it, enum store_op op, uint64_t *cas,
+                                    enum err_site *err)
+{
+    const char *key = item_key(it);
+    uint32_t hv = hash_key(key, it->nkey);
+    enum store_result res = STORE_NOT_STORED;
+    item *n = NULL;
+
+    htab_lock(hv);
+    item *old = heap_do_get(key, it->nkey, hv, false);
+    switch (op) {
+    case STORE_ADD:
+        if (old) {
+            heap_do_bump(old);
+        } else {
+            heap_do_link(it, hv);
+            res = STORE_STORED;
+        }
+        break;
+    case STORE_SET:
+        if (old)
+            heap_do_replace(old, it, hv);
+        else
+            heap_do_link(it, hv);
+        res = STORE_STORED;
+        break;
+    case STORE_REPLACE:
+        if (old) {
+            heap_do_replace(old, it, hv);
+            res = STORE_STORED;
+        }
+        break;
+    case STORE_CAS:
+        if (!old) {
+            res = STORE_NOT_FOUND;
+        } else if (old->cas != it->cas) {
+            res = STORE_EXISTS;
+        } else {
+            heap_do_replace(old, it, hv);
+            res = STORE_STORED;
+        }
+        break;
+    case STORE_APPEND:
+    case STORE_PREPEND:
+        if (!old)
+            break;
+        if (it->cas != 0 && it->cas != old->cas) {
+            res = STORE_EXISTS;
+            break;
+        }
+        n = heap_join_values(old, it, op, err);
+        if (!n) {
+            res = STORE_ERROR;
+            break;
+        }
+        heap_do_replace(old, n, hv);
+        res = STORE_STORED;
+        break;
+    }
+    if (res == STORE_STORED && cas)
+        *cas = n ? n->cas : it->cas;
+    htab_unlock(hv);
+    if (n)
+        heap_item_release(n);
+    if (old)
+        heap_item_release(old);
+    return res;
+}
+
+static enum store_result heap_remove(const char *key, size_t nkey, uint64_t cas)
+{
+    uint32_t hv = hash_key(key, nkey);
+    enum store_result res = STORE_NOT_FOUND;
+    htab_lock(hv);
+    item *it = heap_do_get(key, nkey, hv, false);
+    if (it) {
+        if (cas != 0 && cas != it->cas) {
+            res = STORE_EXISTS;
+        } else {
+            heap_do_unlink(it, hv);
+            res = STORE_STORED;
+        }
+        heap_item_release(it);
+    }
+    htab_unlock(hv);
+    return res;
+}
+
+/* The value as an unsigned 64-bit decimal; trailing spaces allowed. */
+bool heap_value_to_u64(const item *it, uint64_t *out)
+{
+    const char *p = item_data(it);
+    size_t len = item_vlen(it);
+    while (len > 0 && p[len - 1] == ' ')
+        len--;
+    return parse_u64(p, len, out);
+}
+
+static enum delta_result heap_arith(const char *key, size_t nkey, bool incr,
+                                    uint64_t delta, uint64_t cas_in, char *buf,
+                                    uint64_t *cas, enum err_site *err)
+{
+    uint32_t hv = hash_key(key, nkey);
+    enum delta_result res;
+    uint64_t value;
+    htab_lock(hv);
+    item *it = heap_do_get(key, nkey, hv, true);
+    if (!it) {
+        res = DELTA_NOT_FOUND;
+        goto done;
+    }
+    if (cas_in != 0 && cas_in != it->cas) {
+        res = DELTA_EXISTS;
+        goto done;
+    }
+    if (!heap_value_to_u64(it, &value)) {
+        res = DELTA_NON_NUMERIC;
+        goto done;
+    }
+    if (incr)
+        value += delta;     /* wraps at 2^64, as memcached */
+    else
+        value = value < delta ? 0 : value - delta;
+    size_t len = fmt_u64(buf, value);
+    if (len + 2 == it->nbytes && item_refcount(it) == 2) {
+        /* Nobody else is reading it: rewrite in place. */
+        memcpy(item_data(it), buf, len);
+        it->cas = heap_next_cas();
+        if (cas)
+            *cas = it->cas;
+        res = DELTA_OK;
+        goto done;
+    }
+    item *n = heap_item_alloc(key, nkey, it->flags, it->exptime, (uint32_t)len + 2, err);
+    if (!n || err_inject(ERR_NO_MEMORY_INCR)) {
+        if (n)
+            heap_item_release(n);
+        *err = ERR_NO_MEMORY_INCR;
+        res = DELTA_ERROR;
+        goto done;
+    }
+    memcpy(item_data(n), buf, len);
+    memcpy(item_data(n) + len, "\r\n", 2);
+    heap_do_replace(it, n, hv);
+    if (cas)
+        *cas = n->cas;
+    heap_item_release(n);
+    res = DELTA_OK;
+done:
+    htab_unlock(hv);
+    if (it)
+        heap_item_release(it);
+    return res;
+}
+
+static void flush_now(void)
+{
+    __atomic_store_n(&pending_flush, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&oldest_cas, __atomic_load_n(&cas_counter, __ATOMIC_RELAXED) + 1,
+                     __ATOMIC_RELAXED);
+}
+
+static void heap_flush(int64_t delay)
+{
+    rel_time_t when = delay > 0 ? clock_realtime(delay) : 0;
+    if (when <= clock_now())
+        flush_now();
+    else
+        __atomic_store_n(&pending_flush, when, __ATOMIC_RELAXED);
+}
+
+/* --- the maintainer: delayed flush, expiry, table growth ------------------ */
+
+static pthread_mutex_t maint_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t maint_cond = PTHREAD_COND_INITIALIZER;
+static pthread_t maint_thread;
+static bool maint_running;      /* under maint_lock */
+
+/* Under lock(hv), from htab_scan. */
+static void reclaim_if_dead(item *it, uint32_t hv, void *ctx)
+{
+    if (item_refcount(it) != 1 || !is_dead(it, *(rel_time_t *)ctx))
+        return;
+    pthread_mutex_lock(&lru.lock);
+    lru.reclaimed++;
+    if (!(it->it_flags & ITEM_FETCHED))
+        lru.expired_unfetched++;
+    do_unlink_(it, hv, true);
+    pthread_mutex_unlock(&lru.lock);
+}
+
+static void expire_pass(void)
+{
+    static uint64_t cursor;     /* only the maintainer runs this */
+    rel_time_t now = clock_now();
+    rel_time_t pf = __atomic_load_n(&pending_flush, __ATOMIC_RELAXED);
+    if (pf && pf <= now)
+        flush_now();
+    for (int i = 0; i < 65536; i++) {
+        cursor = htab_scan(cursor, reclaim_if_dead, &now);
+        if (cursor == 0)
+            break;
+    }
+}
+
+static void *maintainer(void *arg)
+{
+    (void)arg;
+    err_thread_register();
+    stats_thread_register();
+    history_thread_register("maintainer");
+    struct live *live = live_register("maintainer", 0);
+    pthread_mutex_lock(&maint_lock);
+    while (maint_running) {
+        live_beat(live, "idle");
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&maint_cond, &maint_lock, &ts);
+        if (!maint_running)
+            break;
+        pthread_mutex_unlock(&maint_lock);
+        if (settings.hash_expand &&
+            htab_wants_growth(__atomic_load_n(&curr_items, __ATOMIC_RELAXED))) {
+            live_beat(live, "growing the hash table");
+            htab_grow();
+        }
+        live_beat(live, "expiry pass");
+        expire_pass();
+        pthread_mutex_lock(&maint_lock);
+    }
+    pthread_mutex_unlock(&maint_lock);
+    return NULL;
+}
+
+static int heap_setup(void)
+{
+    return htab_setup(settings.hashpower_init > 0 ? (unsigned)settings.hashpower_init : 16);
+}
+
+static void heap_start(void)
+{
+    maint_running = true;
+    if (pthread_create(&maint_thread, NULL, maintainer, NULL) != 0)
+        maint_running = false;
+}
+
+static void heap_stop(void)
+{
+    pthread_mutex_lock(&maint_lock);
+    bool was = maint_running;
+    maint_running = false;
+    pthread_cond_signal(&maint_cond);
+    pthread_mutex_unlock(&maint_lock);
+    if (was)
+        pthread_join(maint_thread, NULL);
+}
+
+/* --- introspection --------------------------------------------------------- */
+
+static int heap_nclasses(void)
+{
+    return HEAP_CLASS;
+}
+
+/* One pseudo class: a "chunk" is one malloc, of no fixed size. */
+static bool heap_class_info(int id, struct engine_class_info *out)
+{
+    if (id != HEAP_CLASS)
+        return false;
+    memset(out, 0, sizeof(*out));
+    out->id = HEAP_CLASS;
+    out->used_chunks = __atomic_load_n(&mem_items, __ATOMIC_RELAXED);
+    out->mem_requested = __atomic_load_n(&mem_requested, __ATOMIC_RELAXED);
+    out->mem_allocated = __atomic_load_n(&mem_used, __ATOMIC_RELAXED);
+    rel_time_t now = clock_now();
+    pthread_mutex_lock(&lru.lock);
+    out->items = lru.count;
+    out->evicted = lru.evicted;
+    out->evicted_nonzero = lru.evicted_nonzero;
+    out->evicted_unfetched = lru.evicted_unfetched;
+    out->expired_unfetched = lru.expired_unfetched;
+    out->reclaimed = lru.reclaimed;
+    out->outofmemory = lru.outofmemory;
+    out->evicted_time = lru.evicted_time;
+    out->tail_age = lru.tail ? now - item_time(lru.tail) : 0;
+    pthread_mutex_unlock(&lru.lock);
+    return true;
+}
+
+static uint32_t heap_class_for(size_t total)
+{
+    return total <= item_total(250, (uint32_t)settings.item_size_max + 2) ? (uint32_t)total : 0;
+}
+
+static void emit_u64(stat_emit_fn emit, void *ctx, const char *name, uint64_t v)
+{
+    char buf[24];
+    fmt_u64(buf, v);
+    emit(ctx, name, buf);
+}
+
+static void heap_stats(stat_emit_fn emit, void *ctx)
+{
+    struct engine_class_info ci;
+    heap_class_info(HEAP_CLASS, &ci);
+    pthread_mutex_lock(&lru.lock);
+    uint64_t bytes = lru.bytes;
+    pthread_mutex_unlock(&lru.lock);
+    emit_u64(emit, ctx, "bytes", bytes);
+    emit_u64(emit, ctx, "curr_items", __atomic_load_n(&curr_items, __ATOMIC_RELAXED));
+    emit_u64(emit, ctx, "total_items", __atomic_load_n(&total_items, __ATOMIC_RELAXED));
+    emit_u64(emit, ctx, "expired_unfetched", ci.expired_unfetched);
+    emit_u64(emit, ctx, "evicted_unfetched", ci.evicted_unfetched);
+    emit_u64(emit, ctx, "evictions", ci.evicted);
+    emit_u64(emit, ctx, "evicted_nonzero", ci.evicted_nonzero);
+    emit_u64(emit, ctx, "reclaimed", ci.reclaimed);
+    emit_u64(emit, ctx, "slabs_outofmemory", ci.outofmemory);
+    emit_u64(emit, ctx, "hash_power_level", htab_power());
+    emit_u64(emit, ctx, "hash_bytes", ((uint64_t)1 << htab_power()) * sizeof(item *));
+    emit_u64(emit, ctx, "hash_is_expanding", 0);
+    emit_u64(emit, ctx, "total_malloced", ci.mem_allocated);
+    emit_u64(emit, ctx, "slab_pages", 0);
+    /* no pages, so none ever move; the same stats as the slab engine's */
+    static const char *const none[] = {
+        "slab_reassign_rescues", "slab_reassign_evictions_nomem",
+        "slab_reassign_inline_reclaim", "slab_reassign_busy_items",
+        "slab_reassign_running", "slabs_moved", NULL
+    };
+    for (int i = 0; none[i]; i++)
+        emit(ctx, none[i], "0");
+}
+
+struct walk_ctx {
+    engine_walk_fn fn;
+    void *ctx;
+    rel_time_t now;
+};
+
+static void walk_one(item *it, uint32_t hv, void *arg)
+{
+    struct walk_ctx *w = arg;
+    struct engine_item_info info;
+    (void)hv;
+    info.addr = it;
+    memcpy(info.key, item_key(it), it->nkey);
+    info.nkey = it->nkey;
+    info.clsid = it->clsid;
+    info.it_flags = it->it_flags;
+    info.refcount = item_refcount(it);
+    info.vlen = item_vlen(it);
+    info.flags = it->flags;
+    info.exptime = it->exptime;
+    info.time = item_time(it);
+    info.cas = it->cas;
+    info.dead = is_dead(it, w->now);
+    w->fn(&info, it, w->ctx);
+}
+
+static uint64_t heap_walk(uint64_t cursor, engine_walk_fn fn, void *ctx)
+{
+    struct walk_ctx w = { fn, ctx, clock_now() };
+    return htab_scan(cursor, walk_one, &w);
+}
+
+static void heap_hold(item *it)
+{
+    ref_incr(it);
+}
+
+static void heap_hash_info(uint64_t *buckets, unsigned *power, bool *expanding,
+                           uint64_t *hist, int nhist)
+{
+    *power = htab_power();
+    *buckets = (uint64_t)1 << *power;
+    *expanding = false;
+    if (hist)
+        htab_chain_hist(hist, nhist);
+}
+
+/* One pseudo class: there are no pages to move. */
+static enum reassign_result heap_reassign(int src, int dst)
+{
+    if (src == dst)
+        return REASSIGN_SAME;
+    if ((src != -1 && src != HEAP_CLASS) || dst < 0 || dst > HEAP_CLASS)
+        return REASSIGN_BADCLASS;
+    return REASSIGN_NOSPARE;
+}
+
+static void heap_set_automove(int level)
+{
+    (void)level;    /* nothing to balance */
+}
+
+const struct engine heap_engine = {
+    .abi_version = MCD_ENGINE_ABI,
+    .name = "heap",
+    .setup = heap_setup,
+    .start = heap_start,
+    .stop = heap_stop,
+    .alloc = heap_item_alloc,
+    .release = heap_item_release,
+    .get = heap_get,
+    .touch = heap_touch,
+    .store = heap_store,
+    .remove = heap_remove,
+    .arith = heap_arith,
+    .flush = heap_flush,
+    .stats = heap_stats,
+    .nclasses = heap_nclasses,
+    .class_info = heap_class_info,
+    .class_for = heap_class_for,
+    .walk = heap_walk,
+    .hold = heap_hold,
+    .hash_info = heap_hash_info,
+    .meta_get = heap_meta_get,
+    .meta_store = heap_meta_store,
+    .meta_delete = heap_meta_delete,
+    .meta_arith = heap_meta_arith,
+    .reassign = heap_reassign,
+    .set_automove = heap_set_automove,
+};
+
+#ifdef MCD_ENGINE_SHARED
+/* Built as build/engines/heap.so: the one symbol the object exports. */
+__attribute__((visibility("default")))
+const struct engine *mcd_engine_entry(int abi_version);
+
+const struct engine *mcd_engine_entry(int abi_version)
+{
+    return abi_version == MCD_ENGINE_ABI ? &heap_engine : NULL;
+}
+#endif
