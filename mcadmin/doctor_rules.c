@@ -163,7 +163,8 @@ static void rule_slab_calcification(struct doctor *d)
             dr_evidence(f, "pages moved into class %lld: %lld since start (+%s now); "
                         "slab_automove %s", id, jx_int(c, "pages_moved_in", 0),
                         fmt_num(class_delta(d, "slabs", id, "pages_moved_in"), b1),
-                        jx_str(dr_arr(d->b, "settings", "settings"), "slab_automove", "off"));
+                        jx_text(jx_get(dr_arr(d->b, "settings", "settings"), "slab_automove"),
+                                b2, sizeof(b2)));
         dr_subject(f, "class", json_integer(id));
         dr_advise(d, f, ADV_SLAB_MOVE);
     }
@@ -356,6 +357,7 @@ static void rule_pagemove_thrash(struct doctor *d)
         double in = class_delta(d, "slabs", id, "pages_moved_in");
         double out = class_delta(d, "slabs", id, "pages_moved_out");
         double ev = class_delta(d, "slabs", id, "evicted");
+        char b1[64];
         bool thrash = in > 0 && out > 0 && in + out >= 4;
         bool starve = out > 0 && ev > 0;
         if (!thrash && !starve)
@@ -367,7 +369,8 @@ static void rule_pagemove_thrash(struct doctor *d)
                     jx_int(c, "pages", 0), ev, jx_int(c, "free_chunks", 0));
         dr_evidence(f, "stats: slabs_moved +%.0f; settings: slab_automove %s",
                     dr_delta(d, "slabs_moved"),
-                    jx_str(dr_arr(d->b, "settings", "settings"), "slab_automove", "?"));
+                    jx_text(jx_get(dr_arr(d->b, "settings", "settings"), "slab_automove"),
+                            b1, sizeof(b1)));
         dr_subject(f, "class", json_integer(id));
         dr_advise(d, f, ADV_AUTOMOVE_TUNE);
     }

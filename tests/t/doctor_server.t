@@ -1,8 +1,8 @@
 #!/usr/bin/perl
 # doctor on the server itself: allocations the system refuses, long hash
 # chains, a stuck worker, a spinning thread, settings against a baseline,
-# a report file as input, and the page-move rules (which need data only
-# the slab automove engine gives).
+# a report file as input, and page moves that starve a class and drop
+# its items (slabs reassign).
 use strict;
 use warnings;
 use Test::More;
@@ -109,24 +109,40 @@ my $json = JSON::PP->new->canonical;
     ok(!$changed{growth_factor}, 'baseline: unchanged settings are not');
 }
 
-# --- 13, 15. page moves -----------------------------------------------------------------------
+# --- 13, 15. page moves that starve a class and drop its items -----------------------
 SKIP: {
     my $sock = "/tmp/mcd-doctor-move-$$.admin";
-    my $srv = new_server('-o', "admin_socket=$sock");
-    my ($rc, $d) = doctor($sock, '--interval', '0.1');
-    my %r = map { $_->{name} => $_ } @{ $d->{rules} };
-    skip 'needs slab automove data: this server gives no slabs classes[].pages_moved_in/out '
-         . '(the engine branch adds them)', 2 if $r{pagemove_thrash}{status} ne 'checked';
-    # With the data present, the rules run and a quiet server shows nothing.
-    is($r{pagemove_thrash}{status}, 'checked', 'page moves: thrash rule applied');
-    ok(!finding($d, 'pagemove_thrash') && !finding($d, 'pagemove_loss'), 'page moves: none on a quiet server');
-}
-{
-    my $sock = "/tmp/mcd-doctor-move2-$$.admin";
-    my $srv = new_server('-o', "admin_socket=$sock");
-    my ($rc, $d) = doctor($sock, '--interval', '0.1');
-    my %r = map { $_->{name} => $_ } @{ $d->{rules} };
-    like($r{pagemove_thrash}{status} eq 'checked' ? 'needs slab automove data' : $r{pagemove_thrash}{reason},
-         qr/needs slab automove data/, 'page moves: without the data the rule says what it needs');
+    my $srv = new_server('-m', '8', '-o', "admin_socket=$sock");
+    my $s = $srv->sock;
+    my $slabs = admin_request($sock, 'slabs')->{data}{classes};
+    skip 'needs slab automove data: this server gives no slabs classes[].pages_moved_in/out', 9
+        unless grep { exists $_->{pages_moved_in} } @$slabs;
+    # Small items fill memory; one class of larger items holds one page.
+    my $n = 0;
+    ok(wait_until(sub {
+        store_many($s, [map { 'a' . $n++ } 1 .. 10000], 'x' x 100);
+        return mem_stats($s)->{evictions} > 0;
+    }, 30), 'page moves: small items fill memory');
+    store_many($s, [map { "b$_" } 1 .. 100], 'y' x 1000);
+    my @cls = grep { $_->{pages} > 0 } @{ admin_request($sock, 'slabs')->{data}{classes} };
+    my ($small) = sort { $b->{pages} <=> $a->{pages} } @cls;
+    my ($large) = grep { $_->{id} != $small->{id} } @cls;
+    my $a = capture($sock, "$dir/move-a.json");
+    # Take a full page from the evicting class: its live items are dropped.
+    is(send_recv($s, "slabs reassign $small->{id} $large->{id}\r\n"), "OK\r\n", 'page moves: reassign');
+    ok(wait_until(sub { mem_stats($s)->{slabs_moved} >= 1 }, 10), 'page moves: the page moved');
+    store_many($s, [map { 'a' . $n++ } 1 .. 5000], 'x' x 100);
+    my $b = capture($sock, "$dir/move-b.json");
+    my ($rc, $d, $out) = doctor(undef, $a, $b);
+    my $f = finding($d, 'pagemove_thrash');
+    ok($f, 'page moves: pagemove_thrash found') or diag($out);
+    is($f->{subject}{class}, $small->{id}, 'page moves: the starved class is named');
+    like($f->{title}, qr/pages are taken from class \d+ \(\+0 in, \+1 out\) while it evicts/,
+         'page moves: starving, not thrashing');
+    my $g = finding($d, 'pagemove_loss');
+    ok($g, 'page moves: pagemove_loss found') or diag($out);
+    ok((grep { /slab_reassign_evictions_nomem \+[1-9]/ } @{ $g->{evidence} }),
+       'page moves: the dropped items are counted');
+    ok((grep { $_ eq 'automove' } @{ $g->{advice} }), 'page moves: advice on automove');
 }
 done_testing();
