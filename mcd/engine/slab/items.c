@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../history.h"
 #include "slab_internal.h"
 #include "../../errors.h"
 #include "../../settings.h"
@@ -210,6 +211,20 @@ item *items_get_locked(const char *key, size_t nkey, uint32_t hv, bool bump)
 
 /* --- eviction ------------------------------------------------------------ */
 
+/* Evidence: an item leaving for lack of room or time (history.h). Under
+ * the item's lock; the history ring's lock is a leaf. */
+static void note_departure(const item *it, bool dead, const char *why, rel_time_t now)
+{
+    struct hist_event ev = {
+        .kind = dead ? HK_expiration : HK_eviction,
+        .what = dead ? (item_is_flushed(it) ? "flushed" : "expired") : why,
+        .clsid = it->clsid, .size = item_total(it->nkey, it->nbytes),
+        .age = now - item_time(it), .fetched = (it->it_flags & ITEM_FETCHED) != 0,
+    };
+    history_set_key(&ev, item_key(it), it->nkey);
+    history_add(&ev);
+}
+
 enum evict_result { EVICT_DONE, EVICT_BUSY, EVICT_EMPTY, EVICT_NONE_DEAD };
 
 /*
@@ -267,6 +282,7 @@ static enum evict_result lru_evict_pass(unsigned id, bool allow_live, bool secon
             if (!(it->it_flags & ITEM_FETCHED))
                 l->evicted_unfetched++;
         }
+        note_departure(it, dead, "lru tail", now);
         items_unlink_(it, hv, true);
         item_unlock(hv);
         res = EVICT_DONE;
@@ -348,6 +364,7 @@ void items_clear_page(unsigned id, const char *start, const char *end,
         } else if (item_is_expired(it, now) || item_is_flushed(it)) {
             l->reclaimed++;
             pc->reclaimed++;
+            note_departure(it, true, "", now);
             items_unlink_(it, hv, true);
         } else if (rescue_locked(l, it, hv)) {
             pc->rescued++;
@@ -359,6 +376,7 @@ void items_clear_page(unsigned id, const char *start, const char *end,
             if (!(it->it_flags & ITEM_FETCHED))
                 l->evicted_unfetched++;
             pc->evicted++;
+            note_departure(it, false, "page move", now);
             items_unlink_(it, hv, true);
         }
         item_unlock(hv);
@@ -655,6 +673,7 @@ static void reclaim_if_dead(item *it, uint32_t hv, void *ctx)
     l->reclaimed++;
     if (!(it->it_flags & ITEM_FETCHED))
         l->expired_unfetched++;
+    note_departure(it, true, "", now);
     items_unlink_(it, hv, true);
     pthread_mutex_unlock(&l->lock);
 }
@@ -773,6 +792,14 @@ static void slab_stats(stat_emit_fn emit, void *ctx)
     emit_u64(emit, ctx, "hash_power_level", assoc_hashpower());
     emit_u64(emit, ctx, "hash_bytes", assoc_bytes());
     emit_u64(emit, ctx, "hash_is_expanding", assoc_expanding());
+    {
+        uint64_t st, fin, moved, total;
+        assoc_expansion_progress(&st, &fin, &moved, &total);
+        emit_u64(emit, ctx, "hash_expansions_started", st);
+        emit_u64(emit, ctx, "hash_expansions_finished", fin);
+        emit_u64(emit, ctx, "hash_expand_buckets_moved", moved);
+        emit_u64(emit, ctx, "hash_expand_buckets_total", total);
+    }
     emit_u64(emit, ctx, "total_malloced", slabs_mem_malloced());
     emit_u64(emit, ctx, "slab_pages", slabs_pages_total());
     rebalance_stats(emit, ctx);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../../latency.h"
 #include "slab_internal.h"
 #include "../../errors.h"
 #include "../../history.h"
@@ -40,6 +41,8 @@ static int automove;                /* atomic: 0, 1, 2 */
 /* atomic counters, memcached's names in stats */
 static uint64_t n_rescues, n_evictions, n_reclaimed, n_busy;
 static bool move_running;           /* atomic gauge */
+static const char *move_reason = "automove";  /* atomic: why the page moves */
+static uint64_t moved_evicted;      /* mover thread only: items evicted for it */
 
 /* Automover state, the rebalancer thread's own. */
 static uint64_t last_pressure[SLAB_MAX_CLASSES];
@@ -103,8 +106,10 @@ static void automove_tick(int level)
     if (!dst)
         return;
     unsigned src = pick_source(dst, ci, n, need, level < 2);
-    if (src && slabs_move_begin((int)src, (int)dst) == REASSIGN_OK)
+    if (src && slabs_move_begin((int)src, (int)dst) == REASSIGN_OK) {
         hot_windows[dst] = 0;   /* let the new page show before the next */
+        __atomic_store_n(&move_reason, "automove", __ATOMIC_RELAXED);
+    }
 }
 
 /* One pass over the page being moved; true while the move goes on. */
@@ -120,12 +125,22 @@ static bool move_step(uint64_t *started)
     if (!*started)
         *started = ms_now();
     struct page_clear pc = { 0 };
+    int dst = slabs_move_dst();
     items_clear_page(src, start, end, &pc);
+    moved_evicted += pc.evicted;
     __atomic_add_fetch(&n_rescues, pc.rescued, __ATOMIC_RELAXED);
     __atomic_add_fetch(&n_evictions, pc.evicted, __ATOMIC_RELAXED);
     __atomic_add_fetch(&n_reclaimed, pc.reclaimed, __ATOMIC_RELAXED);
     __atomic_add_fetch(&n_busy, pc.busy, __ATOMIC_RELAXED);
     if (slabs_move_finish()) {
+        struct hist_event ev = {
+            .kind = HK_pagemove, .what = __atomic_load_n(&move_reason, __ATOMIC_RELAXED),
+            .clsid = (int)src, .clsid2 = dst,
+            .size = moved_evicted,
+        };
+        history_add(&ev);
+        latency_event("page_move", (ms_now() - *started) * 1000000ULL);
+        moved_evicted = 0;
         *started = 0;
         return true;
     }
@@ -206,6 +221,8 @@ enum reassign_result rebalance_reassign(int src, int dst)
     pthread_mutex_lock(&rb_lock);
     /* Without the thread nobody would carry the move out. */
     enum reassign_result r = rb_running ? slabs_move_begin(src, dst) : REASSIGN_RUNNING;
+    if (r == REASSIGN_OK)
+        __atomic_store_n(&move_reason, "slabs reassign", __ATOMIC_RELAXED);
     if (r == REASSIGN_OK)
         pthread_cond_signal(&rb_cond);
     pthread_mutex_unlock(&rb_lock);

@@ -347,6 +347,14 @@ done:
     return r;
 }
 
+int slabs_move_dst(void)
+{
+    pthread_mutex_lock(&lock);
+    int d = mv.page ? (int)mv.dst : -1;
+    pthread_mutex_unlock(&lock);
+    return d;
+}
+
 bool slabs_move_page(unsigned *src, char **start, char **end)
 {
     pthread_mutex_lock(&lock);
