@@ -18,6 +18,8 @@
  *   view.c      view_   the server's dumps rendered for reading
  *   watch.c     watch_  the live rates view
  *   sha256.c    sha256_ SHA-256 and HMAC-SHA-256 for redaction
+ *   doctor.c    dr_     diagnosis: rules over two samples (doctor.h,
+ *                       doctor_rules.c), findings then advice
  */
 #ifndef MCADMIN_H
 #define MCADMIN_H
@@ -203,5 +205,7 @@ int report_run(struct ctx *x, int argc, char **argv);
 void report_redact(json_t *v, const uint8_t *secret, size_t slen);
 
 int watch_run(struct ctx *x, int argc, char **argv);
+
+int doctor_run(struct ctx *x, int argc, char **argv);
 
 #endif /* MCADMIN_H */

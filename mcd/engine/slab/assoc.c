@@ -17,6 +17,7 @@
 #include "../../history.h"
 #include "../../latency.h"
 #include "../../live.h"
+#include "../../settings.h"
 #include "slab_internal.h"
 #include "../../errors.h"
 #include "../../stats.h"
@@ -274,8 +275,8 @@ void assoc_note_items(uint64_t curr_items)
 {
     /* Unlocked peek at hashpower: a stale value only delays the wake-up. */
     unsigned hp = __atomic_load_n(&hashpower, __ATOMIC_RELAXED);
-    if (curr_items <= BUCKETS(hp) * 3 / 2)
-        return;
+    if (!settings.hash_expand || curr_items <= BUCKETS(hp) * 3 / 2)
+        return;     /* -o no_hashexpand: the table keeps its size */
     pthread_mutex_lock(&maint_lock);
     if (maint_running && !maint_wanted && curr_items > wanted_items) {
         wanted_items = curr_items;
