@@ -92,7 +92,8 @@ static const char *const gauges[] = {
     "curr_connections", "connection_structures", "limit_maxbytes",
     "accepting_conns", "threads", "pointer_size", "hash_power_level",
     "hash_bytes", "hash_is_expanding", "bytes", "curr_items", "total_malloced",
-    "slab_pages", "slab_reassign_running", NULL
+    "slab_pages", "slab_reassign_running", "hash_expand_buckets_moved",
+    "hash_expand_buckets_total", NULL
 };
 
 json_t *dump_stats(void)

@@ -85,6 +85,9 @@ static const struct cmd commands[] = {
     { "report", "[--samples N] [--interval S] [--items N] [--redact] [-o FILE]",
       "write one JSON bundle for a bug report: snapshots, their diffs, settings, versions, OS",
       "--samples --interval --items --redact -o", true, COMPL_FLAGS, report_run },
+    { "doctor", "[--interval S] [--recent S] [--baseline FILE] [--rules] | A B | FILE",
+      "what is wrong and what to do: rules over two samples (live, a snapshot pair, a report)",
+      "--interval --recent --baseline --rules", false, COMPL_SNAPSHOT, doctor_run },
     { "quit", "", "leave the shell (also exit, Ctrl-D)", "", false, COMPL_NONE, NULL },
     { "exit", "", "leave the shell", "", false, COMPL_NONE, NULL },
 };

@@ -639,6 +639,23 @@ static bool per_server(const char *name)
     return false;
 }
 
+/* True when doctor needs no server: it names input files (an operand that
+ * is no option's value), or asks for the rule list. */
+static bool names_files(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--rules") == 0)
+            return true;        /* the rule list is the same for every server */
+        if (argv[i][0] == '-') {
+            if (!strchr(argv[i], '='))
+                i++;            /* --interval S, --recent S, --baseline FILE */
+            continue;
+        }
+        return true;
+    }
+    return false;
+}
+
 static int each_server(struct fleet *f, struct ctx *x, int argc, char **argv)
 {
     int rc = EXIT_OK;
@@ -678,7 +695,9 @@ int fleet_run(struct fleet *f, struct ctx *x, int argc, char **argv)
         fprintf(stderr, "mcadmin: unknown command '%s' (mcadmin help lists them)\n", argv[0]);
         return EXIT_USAGE;
     }
-    if (!c->needs_server && strcmp(c->name, "diff") != 0)
+    if (strcmp(c->name, "doctor") == 0 && names_files(argc, argv))
+        return cmd_run(x, argc, argv);  /* doctor of files needs no server */
+    if (!c->needs_server && strcmp(c->name, "diff") != 0 && !per_server(c->name))
         return cmd_run(x, argc, argv);
     if (strcmp(c->name, "stats") == 0)
         return fleet_stats(f, x);

@@ -22,6 +22,8 @@
  *   events.c    events_ the server's event stream followed live
  *   fleet.c     fleet_  several servers at once: stats, capture, diff
  *   sha256.c    sha256_ SHA-256 and HMAC-SHA-256 for redaction
+ *   doctor.c    dr_     diagnosis: rules over two samples (doctor.h,
+ *                       doctor_rules.c), findings then advice
  */
 #ifndef MCADMIN_H
 #define MCADMIN_H
@@ -254,5 +256,7 @@ int report_run(struct ctx *x, int argc, char **argv);
 void report_redact(json_t *v, const uint8_t *secret, size_t slen);
 
 int watch_run(struct ctx *x, int argc, char **argv);
+
+int doctor_run(struct ctx *x, int argc, char **argv);
 
 #endif /* MCADMIN_H */

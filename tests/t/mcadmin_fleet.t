@@ -168,9 +168,15 @@ mkdir $before or die;
     is($d->[2]{output}{items}, 600, 'with that server\'s data');
     my ($hrc, $help) = mca('help');
     if ($help =~ /^doctor\b/m) {
-        ($rc, $out) = mca(@all, 'doctor');
+        ($rc, $out) = mca(@all, 'doctor', '--interval', '0.2');
         my @dh = $out =~ /^== (\S+) ==$/mg;
-        is(scalar @dh, 3, 'doctor runs on each server');
+        is_deeply(\@dh, [@sock{qw(a b c)}], 'doctor runs on each server');
+        like($out, qr/^== \Q$sock{c}\E ==\nmcd doctor: mcd \S+ pid ${\ $srv{c}->pid }\b/m,
+             'each under its own header');
+        ($rc, undef, my $err) = mca(@all, '-s', $nobody, 'doctor', '--interval', '0.2');
+        is($rc, 3, 'doctor on a fleet with a dead server exits 3');
+        ($rc, $out) = mca(@all, 'doctor', '--rules');
+        is(scalar(() = $out =~ /^== /mg), 0, 'doctor --rules runs once');
     }
     ($rc, undef, my $err) = mca(@all, 'events', 'all', '--count', '1');
     is($rc, 2, 'events on a fleet is a usage error');

@@ -16,6 +16,7 @@
 
 #include "engine/slab/slab_internal.h"
 #include "errors.h"
+#include "settings.h"
 #include "util.h"
 
 struct titem {
@@ -322,6 +323,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expand_maintainer, setup12, teardown),
         cmocka_unit_test_setup_teardown(test_expand_malloc_failure, setup12, teardown),
     };
+    settings_init(&settings);   /* the maintainer grows only with hash_expand */
     clock_setup();
     err_setup();
     cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -17,6 +17,7 @@
 #include "../../history.h"
 #include "../../latency.h"
 #include "../../live.h"
+#include "../../settings.h"
 #include "slab_internal.h"
 #include "../../errors.h"
 #include "../../stats.h"
@@ -34,6 +35,8 @@ static unsigned hashpower;
 static bool expanding;
 /* Atomic: advanced by the maintainer under lock(expand_bucket). */
 static uint64_t expand_bucket;
+/* Expansion progress for operators: atomics. */
+static uint64_t expansions_started, expansions_finished;
 
 static pthread_mutex_t maint_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t maint_cond = PTHREAD_COND_INITIALIZER;
@@ -140,6 +143,17 @@ void assoc_delete(const char *key, size_t nkey, uint32_t hv)
 
 /* --- growing ------------------------------------------------------------ */
 
+void assoc_expansion_progress(uint64_t *started, uint64_t *finished, uint64_t *moved,
+                              uint64_t *total)
+{
+    *started = __atomic_load_n(&expansions_started, __ATOMIC_RELAXED);
+    *finished = __atomic_load_n(&expansions_finished, __ATOMIC_RELAXED);
+    bool exp = __atomic_load_n(&expanding, __ATOMIC_RELAXED);
+    unsigned hp = __atomic_load_n(&hashpower, __ATOMIC_RELAXED);
+    *moved = exp ? __atomic_load_n(&expand_bucket, __ATOMIC_RELAXED) : 0;
+    *total = exp ? BUCKETS(hp - 1) : 0;
+}
+
 static bool expand_begin(void)
 {
     item **bigger = err_inject(ERR_HASH_EXPAND_MALLOC) ? NULL :
@@ -155,6 +169,7 @@ static bool expand_begin(void)
     __atomic_store_n(&expand_bucket, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&expanding, true, __ATOMIC_RELAXED);
     unlock_all();
+    __atomic_add_fetch(&expansions_started, 1, __ATOMIC_RELAXED);
     return true;
 }
 
@@ -247,6 +262,7 @@ static void *maintainer(void *arg)
             for (uint64_t b = 0; b < n; b++)
                 expand_step(b);
             expand_end();
+            __atomic_add_fetch(&expansions_finished, 1, __ATOMIC_RELAXED);
             latency_event("hash_expand", now_ns() - t0);
         }
         pthread_mutex_lock(&maint_lock);
@@ -259,8 +275,8 @@ void assoc_note_items(uint64_t curr_items)
 {
     /* Unlocked peek at hashpower: a stale value only delays the wake-up. */
     unsigned hp = __atomic_load_n(&hashpower, __ATOMIC_RELAXED);
-    if (curr_items <= BUCKETS(hp) * 3 / 2)
-        return;
+    if (!settings.hash_expand || curr_items <= BUCKETS(hp) * 3 / 2)
+        return;     /* -o no_hashexpand: the table keeps its size */
     pthread_mutex_lock(&maint_lock);
     if (maint_running && !maint_wanted && curr_items > wanted_items) {
         wanted_items = curr_items;

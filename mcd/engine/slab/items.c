@@ -792,6 +792,14 @@ static void slab_stats(stat_emit_fn emit, void *ctx)
     emit_u64(emit, ctx, "hash_power_level", assoc_hashpower());
     emit_u64(emit, ctx, "hash_bytes", assoc_bytes());
     emit_u64(emit, ctx, "hash_is_expanding", assoc_expanding());
+    {
+        uint64_t st, fin, moved, total;
+        assoc_expansion_progress(&st, &fin, &moved, &total);
+        emit_u64(emit, ctx, "hash_expansions_started", st);
+        emit_u64(emit, ctx, "hash_expansions_finished", fin);
+        emit_u64(emit, ctx, "hash_expand_buckets_moved", moved);
+        emit_u64(emit, ctx, "hash_expand_buckets_total", total);
+    }
     emit_u64(emit, ctx, "total_malloced", slabs_mem_malloced());
     emit_u64(emit, ctx, "slab_pages", slabs_pages_total());
     rebalance_stats(emit, ctx);

@@ -57,6 +57,10 @@ item *assoc_find(const char *key, size_t nkey, uint32_t hv);
 void assoc_insert(item *it, uint32_t hv);
 void assoc_delete(const char *key, size_t nkey, uint32_t hv);
 void assoc_start_maintainer(void);
+/* Growths started and finished, and the current one's old buckets moved of
+ * its total (0 of 0 when not growing). */
+void assoc_expansion_progress(uint64_t *started, uint64_t *finished, uint64_t *moved,
+                              uint64_t *total);
 void assoc_stop_maintainer(void);
 /* Called after an insert: may wake the maintainer to grow the table. */
 void assoc_note_items(uint64_t curr_items);
