@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/random.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -147,6 +148,38 @@ static json_t *os_info(void)
                      "version", u.version, "machine", u.machine);
 }
 
+/*
+ * The server's crash file (settings.crash_file), if one is there: a crash
+ * before this run is evidence worth attaching. With --redact, the last
+ * commands (which name keys) are left out.
+ */
+static json_t *crash_file(const char *path, bool redact)
+{
+    struct stat sb;
+    if (!path || !*path || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return NULL;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    size_t cap = sb.st_size > 1048576 ? 1048576 : (size_t)sb.st_size;
+    char *text = malloc(cap + 1);
+    size_t n = text ? fread(text, 1, cap, f) : 0;
+    fclose(f);
+    if (!text)
+        return NULL;
+    text[n] = '\0';
+    if (redact) {
+        char *a = strstr(text, "last commands per worker");
+        char *b = a ? strstr(a, "\nerror sites") : NULL;
+        if (a && b)
+            memmove(a, b + 1, strlen(b + 1) + 1);
+    }
+    json_t *o = json_pack("{s:s, s:I, s:s%}", "path", path, "mtime", (json_int_t)sb.st_mtime,
+                          "text", text, strlen(text));
+    free(text);
+    return o;
+}
+
 static void fill_secret(uint8_t *secret, size_t n)
 {
     size_t got = 0;
@@ -249,6 +282,10 @@ int report_run(struct ctx *x, int argc, char **argv)
     if (json_array_size(list) > 2)
         json_object_set_new(bundle, "first_to_last", diff_build(json_array_get(list, 0), last,
                                                                 "first sample", "last sample"));
+    json_t *crash = crash_file(jx_str(jx_get(snap_section(last, "settings"), "settings"),
+                                      "crash_file", NULL), redact);
+    if (crash)
+        json_object_set_new(bundle, "crash_report", crash);
     if (redact) {
         uint8_t secret[32];
         fill_secret(secret, sizeof(secret));

@@ -35,6 +35,20 @@ for my $case ([SIGSEGV, 'SIGSEGV'], [SIGABRT, 'SIGABRT']) {
     like($txt, qr/^  crash_file \Q$file\E$/m, "$name: the settings");
     is((stat $file)[2] & 0777, 0600, "$name: the file is private (0600)");
     like($srv->stderr_text, qr/crash report written to \Q$file\E/, "$name: says where on stderr");
-    unlink $file;
+    # after a restart, mcadmin report attaches the crash file
+    my $admin = "/tmp/mcd-crash-$$-$name.admin";
+    my $again = new_server('-o', "crash_file=$file,admin_socket=$admin");
+    my $mcadmin = $ENV{MCADMIN_BIN} || repo_root() . '/mcadmin/mcadmin';
+    my $bundle = "/tmp/mcd-crash-$$-$name.report.json";
+    SKIP: {
+        skip 'mcadmin not built', 2 unless -x $mcadmin;
+        system($mcadmin, '-s', $admin, 'report', '--samples', '1', '-o', $bundle) == 0
+            or diag "mcadmin report failed";
+        my $rep = do { local (@ARGV, $/) = $bundle; <> } // '';
+        like($rep, qr/"crash_report"/, "$name: mcadmin report attaches the crash file");
+        like($rep, qr/\Q$name\E/, "$name: with its contents");
+    }
+    $again->stop;
+    unlink $file, $bundle;
 }
 done_testing();
