@@ -221,3 +221,13 @@ bench: $(BIN)
 .PHONY: bench-dump
 bench-dump: $(BIN)
 	BENCH_QUICK=$(BENCH_QUICK) MCD_BIN=$(abspath $(BIN)) /usr/bin/python3 bench/lib/dump.py
+
+# make bench-overhead: what the per-command evidence costs (latency
+# histograms, slow log, liveness, hot keys, reference sites, crash notes):
+# mcd against itself built with -DMCD_NO_TRACKING, side by side in one run
+# (the report's "memcached" column is the untracked build).
+.PHONY: bench-overhead
+bench-overhead: $(BIN)
+	$(MAKE) BUILD=build-notrack BIN=build-notrack/mcd-notrack CFLAGS=-DMCD_NO_TRACKING build-notrack/mcd-notrack
+	BENCH_QUICK=$(BENCH_QUICK) MCD_BIN=$(abspath $(BIN)) \
+	  MEMCACHED_BIN=$(abspath build-notrack/mcd-notrack) bench/run.sh

@@ -49,35 +49,35 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "-s") || !strcmp(a, "--socket")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "mcadmin: %s needs a socket path\n", a);
-                return EXIT_USAGE;
+                { rc = EXIT_USAGE; goto done; }
             }
             sock = argv[++i];
             if ((rc = fleet_add(fleet, sock)) != EXIT_OK)
-                return rc;
+                goto done;
         } else if (!strncmp(a, "--socket=", 9)) {
             sock = a + 9;
             if ((rc = fleet_add(fleet, sock)) != EXIT_OK)
-                return rc;
+                goto done;
         } else if (!strcmp(a, "--fleet") || !strncmp(a, "--fleet=", 8)) {
             const char *file = a[7] == '=' ? a + 8 : i + 1 < argc ? argv[++i] : NULL;
             if (!file) {
                 fprintf(stderr, "mcadmin: --fleet needs a file\n");
-                return EXIT_USAGE;
+                { rc = EXIT_USAGE; goto done; }
             }
             if ((rc = fleet_load(fleet, file, err, sizeof(err))) != EXIT_OK) {
                 fprintf(stderr, "mcadmin: %s\n", err);
-                return rc;
+                goto done;
             }
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
-            return EXIT_OK;
+            { rc = EXIT_OK; goto done; }
         } else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
             printf("mcadmin %s\n", MCADMIN_VERSION);
-            return EXIT_OK;
+            { rc = EXIT_OK; goto done; }
         } else if (a[0] == '-') {
             fprintf(stderr, "mcadmin: unknown option '%s'\n", a);
             usage(stderr);
-            return EXIT_USAGE;
+            { rc = EXIT_USAGE; goto done; }
         } else {
             args[nargs++] = argv[i];
         }
@@ -99,8 +99,9 @@ int main(int argc, char **argv)
     } else {
         rc = cmd_run(&x, nargs, args);
     }
+done:
     fflush(stdout);
-    cl_free(x.cl);
+    cl_free(x.cl);      /* every exit path frees what it took */
     fleet_free(fleet);
     free(args);
     return rc;

@@ -144,8 +144,20 @@ void conn_close_after_write(struct conn *c, const char *why)
     conn_set_state(c, CONN_WRITE);
 }
 
+/*
+ * Built with -DMCD_NO_TRACKING (make bench-overhead only) the per-command
+ * evidence below compiles away, so bench/ can measure what it costs.
+ */
 void conn_cmd_begin(struct conn *c, enum cmd_id id, const char *key, size_t nkey)
 {
+#ifdef MCD_NO_TRACKING
+    c->cmd = id;
+    c->outcome = OUT_OK;
+    c->cur_cmd = cmd_name(id);
+    (void)key;
+    (void)nkey;
+    return;
+#endif
     c->cmd = id;
     c->outcome = OUT_OK;
     c->cmd_key = key;
@@ -158,6 +170,10 @@ void conn_cmd_begin(struct conn *c, enum cmd_id id, const char *key, size_t nkey
 
 void conn_cmd_end(struct conn *c)
 {
+#ifdef MCD_NO_TRACKING
+    c->cmd_key = NULL;
+    return;
+#endif
     uint64_t ns = now_ns() - c->t_start;
     latency_record(c->cmd, ns, c->outcome);
     if (ns / 1000 >= __atomic_load_n(&slowlog_usec, __ATOMIC_RELAXED))
@@ -770,6 +786,9 @@ void conn_event(evutil_socket_t fd, short which, void *arg)
     struct live *l = c->thr->live;
     (void)fd;
     (void)which;
+#ifdef MCD_NO_TRACKING
+    l = NULL;
+#endif
     if (l)
         live_busy(l, c->id);
     conn_drive(c);      /* may free c */

@@ -28,6 +28,9 @@ extern __thread struct take_ring *take_ring_mine;
 
 static inline void hold_note_at(const item *it, const char *site)
 {
+#ifdef MCD_NO_TRACKING
+    return;
+#endif
     struct take_ring *r = take_ring_mine;
     if (!r || !it)
         return;

@@ -41,6 +41,9 @@ void hk_record(struct hotkeys *h, const char *key, size_t nkey, size_t bytes);
 /* Note one key looked up (bytes: value bytes sent, 0 on a miss). */
 static inline void hotkeys_note(const char *key, size_t nkey, size_t bytes)
 {
+#ifdef MCD_NO_TRACKING
+    return;
+#endif
     struct hotkeys *h = hk_mine;
     if (!h || !__atomic_load_n(&hotkeys_enabled, __ATOMIC_RELAXED))
         return;
