@@ -185,15 +185,8 @@ json_t *dump_lru(void)
 
 static const char *class_name(enum err_class c)
 {
-    switch (c) {
-    case R_ERROR: return "ERROR";
-    case R_ERROR_BARE: return "ERROR";
-    case R_CLIENT: return "CLIENT_ERROR";
-    case R_SERVER: return "SERVER_ERROR";
-    case R_JSON: return "admin";
-    case R_NONE: break;
-    }
-    return "none";
+    const char *w = err_class_word(c);
+    return w ? w : c == R_JSON ? "admin" : "none";
 }
 
 static int by_count(const void *a, const void *b)

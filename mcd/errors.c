@@ -53,7 +53,7 @@ bool err_faults_on;
 static struct fault faults[ERR__COUNT];
 static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static const char *class_word(enum err_class c)
+const char *err_class_word(enum err_class c)
 {
     switch (c) {
     case R_ERROR:
@@ -69,7 +69,7 @@ static const char *class_word(enum err_class c)
 void err_setup(void)
 {
     for (int i = 0; i < ERR__COUNT; i++) {
-        const char *w = class_word(table[i].cls);
+        const char *w = err_class_word(table[i].cls);
         if (!w)
             w = "SERVER_ERROR";   /* never sent, but keep err_line total */
         const char *sep = table[i].message[0] == ':' ? "" : " ";

@@ -47,6 +47,8 @@ struct err_count {
 };
 
 const struct err_info *err_info(enum err_site e);
+/* The word a reply of this class starts with; NULL for R_NONE and R_JSON. */
+const char *err_class_word(enum err_class c);
 /* The full wire line for a client, e.g. "SERVER_ERROR ... [E2104]\r\n". */
 const char *err_line(enum err_site e, size_t *len);
 
