@@ -336,201 +336,24 @@ item *heap_item_alloc(const char *key, size_t nkey, uint32_t flags,
     return it;
 }
 
-static item *heap_get(const char *key, size_t nkey)
-{
-    uint32_t hv = hash_key(key, nkey);
-    htab_lock(hv);
-    item *it = heap_do_get(key, nkey, hv, true);
-    htab_unlock(hv);
-    return it;
-}
-
-static item *heap_touch(const char *key, size_t nkey, rel_time_t exptime)
-{
-    uint32_t hv = hash_key(key, nkey);
-    htab_lock(hv);
-    item *it = heap_do_get(key, nkey, hv, true);
-    if (it)
-        it->exptime = exptime;
-    htab_unlock(hv);
-    return it;
-}
-
-/* Under lock(hv): old+it (append) or it+old (prepend) as a new item. */
-item *heap_join_values(item *old, item *it, enum store_op op, enum err_site *err)
-{
-    uint64_t nbytes = (uint64_t)old->nbytes + it->nbytes - 2;
-    if (nbytes - 2 > settings.item_size_max) {
-        *err = ERR_APPEND_TOO_LARGE;
-        return NULL;
-    }
-    item *n = heap_item_alloc(item_key(old), old->nkey, old->flags, old->exptime,
-                              (uint32_t)nbytes, err);
-    if (!n) {
-        *err = *err == ERR_TOO_LARGE ? ERR_APPEND_TOO_LARGE : ERR_NO_MEMORY_APPEND;
-        return NULL;
-    }
-    const item *first = op == STORE_APPEND ? old : it;
-    const item *second = op == STORE_APPEND ? it : old;
-    memcpy(item_data(n), item_data(first), first->nbytes - 2);
-    memcpy(item_data(n) + first->nbytes - 2, item_data(second), second->nbytes);
-    return n;
-}
-
-static enum store_result heap_store(item *it, enum store_op op, uint64_t *cas,
-                                    enum err_site *err)
-{
-    const char *key = item_key(it);
-    uint32_t hv = hash_key(key, it->nkey);
-    enum store_result res = STORE_NOT_STORED;
-    item *n = NULL;
-
-    htab_lock(hv);
-    item *old = heap_do_get(key, it->nkey, hv, false);
-    switch (op) {
-    case STORE_ADD:
-        if (old) {
-            heap_do_bump(old);
-        } else {
-            heap_do_link(it, hv);
-            res = STORE_STORED;
-        }
-        break;
-    case STORE_SET:
-        if (old)
-            heap_do_replace(old, it, hv);
-        else
-            heap_do_link(it, hv);
-        res = STORE_STORED;
-        break;
-    case STORE_REPLACE:
-        if (old) {
-            heap_do_replace(old, it, hv);
-            res = STORE_STORED;
-        }
-        break;
-    case STORE_CAS:
-        if (!old) {
-            res = STORE_NOT_FOUND;
-        } else if (old->cas != it->cas) {
-            res = STORE_EXISTS;
-        } else {
-            heap_do_replace(old, it, hv);
-            res = STORE_STORED;
-        }
-        break;
-    case STORE_APPEND:
-    case STORE_PREPEND:
-        if (!old)
-            break;
-        if (it->cas != 0 && it->cas != old->cas) {
-            res = STORE_EXISTS;
-            break;
-        }
-        n = heap_join_values(old, it, op, err);
-        if (!n) {
-            res = STORE_ERROR;
-            break;
-        }
-        heap_do_replace(old, n, hv);
-        res = STORE_STORED;
-        break;
-    }
-    if (res == STORE_STORED && cas)
-        *cas = n ? n->cas : it->cas;
-    htab_unlock(hv);
-    if (n)
-        heap_item_release(n);
-    if (old)
-        heap_item_release(old);
-    return res;
-}
-
-static enum store_result heap_remove(const char *key, size_t nkey, uint64_t cas)
-{
-    uint32_t hv = hash_key(key, nkey);
-    enum store_result res = STORE_NOT_FOUND;
-    htab_lock(hv);
-    item *it = heap_do_get(key, nkey, hv, false);
-    if (it) {
-        if (cas != 0 && cas != it->cas) {
-            res = STORE_EXISTS;
-        } else {
-            heap_do_unlink(it, hv);
-            res = STORE_STORED;
-        }
-        heap_item_release(it);
-    }
-    htab_unlock(hv);
-    return res;
-}
-
-/* The value as an unsigned 64-bit decimal; trailing spaces allowed. */
-bool heap_value_to_u64(const item *it, uint64_t *out)
-{
-    const char *p = item_data(it);
-    size_t len = item_vlen(it);
-    while (len > 0 && p[len - 1] == ' ')
-        len--;
-    return parse_u64(p, len, out);
-}
-
-static enum delta_result heap_arith(const char *key, size_t nkey, bool incr,
-                                    uint64_t delta, uint64_t cas_in, char *buf,
-                                    uint64_t *cas, enum err_site *err)
-{
-    uint32_t hv = hash_key(key, nkey);
-    enum delta_result res;
-    uint64_t value;
-    htab_lock(hv);
-    item *it = heap_do_get(key, nkey, hv, true);
-    if (!it) {
-        res = DELTA_NOT_FOUND;
-        goto done;
-    }
-    if (cas_in != 0 && cas_in != it->cas) {
-        res = DELTA_EXISTS;
-        goto done;
-    }
-    if (!heap_value_to_u64(it, &value)) {
-        res = DELTA_NON_NUMERIC;
-        goto done;
-    }
-    if (incr)
-        value += delta;     /* wraps at 2^64, as memcached */
-    else
-        value = value < delta ? 0 : value - delta;
-    size_t len = fmt_u64(buf, value);
-    if (len + 2 == it->nbytes && item_refcount(it) == 2) {
-        /* Nobody else is reading it: rewrite in place. */
-        memcpy(item_data(it), buf, len);
-        it->cas = heap_next_cas();
-        if (cas)
-            *cas = it->cas;
-        res = DELTA_OK;
-        goto done;
-    }
-    item *n = heap_item_alloc(key, nkey, it->flags, it->exptime, (uint32_t)len + 2, err);
-    if (!n || err_inject(ERR_NO_MEMORY_INCR)) {
-        if (n)
-            heap_item_release(n);
-        *err = ERR_NO_MEMORY_INCR;
-        res = DELTA_ERROR;
-        goto done;
-    }
-    memcpy(item_data(n), buf, len);
-    memcpy(item_data(n) + len, "\r\n", 2);
-    heap_do_replace(it, n, hv);
-    if (cas)
-        *cas = n->cas;
-    heap_item_release(n);
-    res = DELTA_OK;
-done:
-    htab_unlock(hv);
-    if (it)
-        heap_item_release(it);
-    return res;
-}
+#define ENG_LOCK(hv) htab_lock(hv)
+#define ENG_UNLOCK(hv) htab_unlock(hv)
+#define ENG_GET_LOCKED heap_do_get
+#define ENG_BUMP heap_do_bump
+#define ENG_LINK heap_do_link
+#define ENG_REPLACE heap_do_replace
+#define ENG_UNLINK heap_do_unlink
+#define ENG_ALLOC heap_item_alloc
+#define ENG_RELEASE heap_item_release
+#define ENG_NEXT_CAS heap_next_cas
+#define ENG_JOIN heap_join_values
+#define ENG_VALUE_U64 heap_value_to_u64
+#define ENG_GET heap_get
+#define ENG_TOUCH heap_touch
+#define ENG_STORE heap_store
+#define ENG_REMOVE heap_remove
+#define ENG_ARITH heap_arith
+#include "../item_rules.h"
 
 static void flush_now(void)
 {

@@ -437,205 +437,24 @@ item *items_alloc(const char *key, size_t nkey, uint32_t flags,
     return it;
 }
 
-static item *slab_get(const char *key, size_t nkey)
-{
-    uint32_t hv = hash_key(key, nkey);
-    item_lock(hv);
-    item *it = items_get_locked(key, nkey, hv, true);
-    item_unlock(hv);
-    return it;
-}
-
-static item *slab_touch(const char *key, size_t nkey, rel_time_t exptime)
-{
-    uint32_t hv = hash_key(key, nkey);
-    item_lock(hv);
-    item *it = items_get_locked(key, nkey, hv, true);
-    if (it)
-        it->exptime = exptime;
-    item_unlock(hv);
-    return it;
-}
-
-/* Under lock(hv): build old+it (append) or it+old (prepend) as a new item. */
-item *items_join(item *old, item *it, enum store_op op, enum err_site *err)
-{
-    uint64_t nbytes = (uint64_t)old->nbytes + it->nbytes - 2;
-    if (nbytes - 2 > settings.item_size_max) {
-        *err = ERR_APPEND_TOO_LARGE;
-        return NULL;
-    }
-    item *n = items_alloc(item_key(old), old->nkey, old->flags, old->exptime,
-                         (uint32_t)nbytes, err);
-    if (!n) {
-        *err = *err == ERR_TOO_LARGE ? ERR_APPEND_TOO_LARGE : ERR_NO_MEMORY_APPEND;
-        return NULL;
-    }
-    if (op == STORE_APPEND) {
-        memcpy(item_data(n), item_data(old), old->nbytes - 2);
-        memcpy(item_data(n) + old->nbytes - 2, item_data(it), it->nbytes);
-    } else {
-        memcpy(item_data(n), item_data(it), it->nbytes - 2);
-        memcpy(item_data(n) + it->nbytes - 2, item_data(old), old->nbytes);
-    }
-    return n;
-}
-
-static enum store_result slab_store(item *it, enum store_op op, uint64_t *cas,
-                                    enum err_site *err)
-{
-    const char *key = item_key(it);
-    uint32_t hv = hash_key(key, it->nkey);
-    enum store_result res = STORE_NOT_STORED;
-    item *n = NULL;
-
-    item_lock(hv);
-    item *old = items_get_locked(key, it->nkey, hv, false);
-    switch (op) {
-    case STORE_ADD:
-        if (old) {
-            items_bump(old);
-            res = STORE_NOT_STORED;
-        } else {
-            items_link(it, hv);
-            res = STORE_STORED;
-        }
-        break;
-    case STORE_SET:
-        if (old)
-            items_replace(old, it, hv);
-        else
-            items_link(it, hv);
-        res = STORE_STORED;
-        break;
-    case STORE_REPLACE:
-        if (old) {
-            items_replace(old, it, hv);
-            res = STORE_STORED;
-        }
-        break;
-    case STORE_CAS:
-        if (!old) {
-            res = STORE_NOT_FOUND;
-        } else if (old->cas != it->cas) {
-            res = STORE_EXISTS;
-        } else {
-            items_replace(old, it, hv);
-            res = STORE_STORED;
-        }
-        break;
-    case STORE_APPEND:
-    case STORE_PREPEND:
-        if (!old)
-            break;
-        if (it->cas != 0 && it->cas != old->cas) {
-            res = STORE_EXISTS;
-            break;
-        }
-        n = items_join(old, it, op, err);
-        if (!n) {
-            res = STORE_ERROR;
-            break;
-        }
-        items_replace(old, n, hv);
-        res = STORE_STORED;
-        break;
-    }
-    if (res == STORE_STORED && cas)
-        *cas = n ? n->cas : it->cas;
-    item_unlock(hv);
-    if (n)
-        items_release(n);
-    if (old)
-        items_release(old);
-    return res;
-}
-
-static enum store_result slab_remove(const char *key, size_t nkey, uint64_t cas)
-{
-    uint32_t hv = hash_key(key, nkey);
-    enum store_result res = STORE_NOT_FOUND;
-    item_lock(hv);
-    item *it = items_get_locked(key, nkey, hv, false);
-    if (it) {
-        if (cas != 0 && cas != it->cas) {
-            res = STORE_EXISTS;
-        } else {
-            items_unlink(it, hv);
-            res = STORE_STORED;
-        }
-        items_release(it);
-    }
-    item_unlock(hv);
-    return res;
-}
-
-/* The value as an unsigned 64-bit decimal; trailing spaces allowed. */
-bool items_value_u64(const item *it, uint64_t *out)
-{
-    const char *p = item_data(it);
-    size_t len = item_vlen(it);
-    while (len > 0 && p[len - 1] == ' ')
-        len--;
-    return parse_u64(p, len, out);
-}
-
-static enum delta_result slab_arith(const char *key, size_t nkey, bool incr,
-                                    uint64_t delta, uint64_t cas_in, char *buf,
-                                    uint64_t *cas, enum err_site *err)
-{
-    uint32_t hv = hash_key(key, nkey);
-    enum delta_result res;
-    uint64_t value;
-    item_lock(hv);
-    item *it = items_get_locked(key, nkey, hv, true);
-    if (!it) {
-        res = DELTA_NOT_FOUND;
-        goto done;
-    }
-    if (cas_in != 0 && cas_in != it->cas) {
-        res = DELTA_EXISTS;
-        goto done;
-    }
-    if (!items_value_u64(it, &value)) {
-        res = DELTA_NON_NUMERIC;
-        goto done;
-    }
-    if (incr)
-        value += delta;     /* wraps at 2^64, as memcached */
-    else
-        value = value < delta ? 0 : value - delta;
-    size_t len = fmt_u64(buf, value);
-    if (len + 2 == it->nbytes && item_refcount(it) == 2) {
-        /* Nobody else is reading it: rewrite in place. */
-        memcpy(item_data(it), buf, len);
-        it->cas = __atomic_add_fetch(&cas_counter, 1, __ATOMIC_RELAXED);
-        if (cas)
-            *cas = it->cas;
-        res = DELTA_OK;
-        goto done;
-    }
-    item *n = items_alloc(key, nkey, it->flags, it->exptime, (uint32_t)len + 2, err);
-    if (!n || err_inject(ERR_NO_MEMORY_INCR)) {
-        if (n)
-            items_release(n);
-        *err = ERR_NO_MEMORY_INCR;
-        res = DELTA_ERROR;
-        goto done;
-    }
-    memcpy(item_data(n), buf, len);
-    memcpy(item_data(n) + len, "\r\n", 2);
-    items_replace(it, n, hv);
-    if (cas)
-        *cas = n->cas;
-    items_release(n);
-    res = DELTA_OK;
-done:
-    item_unlock(hv);
-    if (it)
-        items_release(it);
-    return res;
-}
+#define ENG_LOCK(hv) item_lock(hv)
+#define ENG_UNLOCK(hv) item_unlock(hv)
+#define ENG_GET_LOCKED items_get_locked
+#define ENG_BUMP items_bump
+#define ENG_LINK items_link
+#define ENG_REPLACE items_replace
+#define ENG_UNLINK items_unlink
+#define ENG_ALLOC items_alloc
+#define ENG_RELEASE items_release
+#define ENG_NEXT_CAS items_next_cas
+#define ENG_JOIN items_join
+#define ENG_VALUE_U64 items_value_u64
+#define ENG_GET slab_get
+#define ENG_TOUCH slab_touch
+#define ENG_STORE slab_store
+#define ENG_REMOVE slab_remove
+#define ENG_ARITH slab_arith
+#include "../item_rules.h"
 
 static void flush_now(void)
 {

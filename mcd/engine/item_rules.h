@@ -1,0 +1,222 @@
+/*
+ * item_rules.h - the store rules every engine follows, written once and
+ * compiled into each engine: get, touch, append/prepend joins, the store
+ * modes with their CAS rules, delete and incr/decr. An engine defines the
+ * macros below for its own locks and item primitives, then includes this
+ * file where its engine functions live. A template rather than a table of
+ * function pointers, so the set and get paths make no indirect calls.
+ *
+ *   ENG_LOCK(hv), ENG_UNLOCK(hv)           the item lock of a key hash
+ *   ENG_GET_LOCKED(key, nkey, hv, bump)    live item with a reference, or NULL
+ *   ENG_BUMP(it), ENG_LINK(it, hv), ENG_REPLACE(old, it, hv), ENG_UNLINK(it, hv)
+ *   ENG_ALLOC(key, nkey, flags, exptime, nbytes, err), ENG_RELEASE(it)
+ *   ENG_NEXT_CAS()                         the next CAS of the store sequence
+ *   ENG_GET, ENG_TOUCH, ENG_STORE, ENG_REMOVE, ENG_ARITH  (static) and
+ *   ENG_JOIN, ENG_VALUE_U64 (shared with the engine's meta.c): the names of
+ *   the functions defined here
+ */
+#ifndef MCD_ENGINE_ITEM_RULES_H
+#define MCD_ENGINE_ITEM_RULES_H
+
+static item *ENG_GET(const char *key, size_t nkey)
+{
+    uint32_t hv = hash_key(key, nkey);
+    ENG_LOCK(hv);
+    item *it = ENG_GET_LOCKED(key, nkey, hv, true);
+    ENG_UNLOCK(hv);
+    return it;
+}
+
+static item *ENG_TOUCH(const char *key, size_t nkey, rel_time_t exptime)
+{
+    uint32_t hv = hash_key(key, nkey);
+    ENG_LOCK(hv);
+    item *it = ENG_GET_LOCKED(key, nkey, hv, true);
+    if (it)
+        it->exptime = exptime;
+    ENG_UNLOCK(hv);
+    return it;
+}
+
+/* Under lock(hv): build old+it (append) or it+old (prepend) as a new item. */
+item *ENG_JOIN(item *old, item *it, enum store_op op, enum err_site *err)
+{
+    uint64_t nbytes = (uint64_t)old->nbytes + it->nbytes - 2;
+    if (nbytes - 2 > settings.item_size_max) {
+        *err = ERR_APPEND_TOO_LARGE;
+        return NULL;
+    }
+    item *n = ENG_ALLOC(item_key(old), old->nkey, old->flags, old->exptime,
+                         (uint32_t)nbytes, err);
+    if (!n) {
+        *err = *err == ERR_TOO_LARGE ? ERR_APPEND_TOO_LARGE : ERR_NO_MEMORY_APPEND;
+        return NULL;
+    }
+    if (op == STORE_APPEND) {
+        memcpy(item_data(n), item_data(old), old->nbytes - 2);
+        memcpy(item_data(n) + old->nbytes - 2, item_data(it), it->nbytes);
+    } else {
+        memcpy(item_data(n), item_data(it), it->nbytes - 2);
+        memcpy(item_data(n) + it->nbytes - 2, item_data(old), old->nbytes);
+    }
+    return n;
+}
+
+static enum store_result ENG_STORE(item *it, enum store_op op, uint64_t *cas,
+                                    enum err_site *err)
+{
+    const char *key = item_key(it);
+    uint32_t hv = hash_key(key, it->nkey);
+    enum store_result res = STORE_NOT_STORED;
+    item *n = NULL;
+
+    ENG_LOCK(hv);
+    item *old = ENG_GET_LOCKED(key, it->nkey, hv, false);
+    switch (op) {
+    case STORE_ADD:
+        if (old) {
+            ENG_BUMP(old);
+            res = STORE_NOT_STORED;
+        } else {
+            ENG_LINK(it, hv);
+            res = STORE_STORED;
+        }
+        break;
+    case STORE_SET:
+        if (old)
+            ENG_REPLACE(old, it, hv);
+        else
+            ENG_LINK(it, hv);
+        res = STORE_STORED;
+        break;
+    case STORE_REPLACE:
+        if (old) {
+            ENG_REPLACE(old, it, hv);
+            res = STORE_STORED;
+        }
+        break;
+    case STORE_CAS:
+        if (!old) {
+            res = STORE_NOT_FOUND;
+        } else if (old->cas != it->cas) {
+            res = STORE_EXISTS;
+        } else {
+            ENG_REPLACE(old, it, hv);
+            res = STORE_STORED;
+        }
+        break;
+    case STORE_APPEND:
+    case STORE_PREPEND:
+        if (!old)
+            break;
+        if (it->cas != 0 && it->cas != old->cas) {
+            res = STORE_EXISTS;
+            break;
+        }
+        n = ENG_JOIN(old, it, op, err);
+        if (!n) {
+            res = STORE_ERROR;
+            break;
+        }
+        ENG_REPLACE(old, n, hv);
+        res = STORE_STORED;
+        break;
+    }
+    if (res == STORE_STORED && cas)
+        *cas = n ? n->cas : it->cas;
+    ENG_UNLOCK(hv);
+    if (n)
+        ENG_RELEASE(n);
+    if (old)
+        ENG_RELEASE(old);
+    return res;
+}
+
+static enum store_result ENG_REMOVE(const char *key, size_t nkey, uint64_t cas)
+{
+    uint32_t hv = hash_key(key, nkey);
+    enum store_result res = STORE_NOT_FOUND;
+    ENG_LOCK(hv);
+    item *it = ENG_GET_LOCKED(key, nkey, hv, false);
+    if (it) {
+        if (cas != 0 && cas != it->cas) {
+            res = STORE_EXISTS;
+        } else {
+            ENG_UNLINK(it, hv);
+            res = STORE_STORED;
+        }
+        ENG_RELEASE(it);
+    }
+    ENG_UNLOCK(hv);
+    return res;
+}
+
+/* The value as an unsigned 64-bit decimal; trailing spaces allowed. */
+bool ENG_VALUE_U64(const item *it, uint64_t *out)
+{
+    const char *p = item_data(it);
+    size_t len = item_vlen(it);
+    while (len > 0 && p[len - 1] == ' ')
+        len--;
+    return parse_u64(p, len, out);
+}
+
+static enum delta_result ENG_ARITH(const char *key, size_t nkey, bool incr,
+                                    uint64_t delta, uint64_t cas_in, char *buf,
+                                    uint64_t *cas, enum err_site *err)
+{
+    uint32_t hv = hash_key(key, nkey);
+    enum delta_result res;
+    uint64_t value;
+    ENG_LOCK(hv);
+    item *it = ENG_GET_LOCKED(key, nkey, hv, true);
+    if (!it) {
+        res = DELTA_NOT_FOUND;
+        goto done;
+    }
+    if (cas_in != 0 && cas_in != it->cas) {
+        res = DELTA_EXISTS;
+        goto done;
+    }
+    if (!ENG_VALUE_U64(it, &value)) {
+        res = DELTA_NON_NUMERIC;
+        goto done;
+    }
+    if (incr)
+        value += delta;     /* wraps at 2^64, as memcached */
+    else
+        value = value < delta ? 0 : value - delta;
+    size_t len = fmt_u64(buf, value);
+    if (len + 2 == it->nbytes && item_refcount(it) == 2) {
+        /* Nobody else is reading it: rewrite in place. */
+        memcpy(item_data(it), buf, len);
+        it->cas = ENG_NEXT_CAS();
+        if (cas)
+            *cas = it->cas;
+        res = DELTA_OK;
+        goto done;
+    }
+    item *n = ENG_ALLOC(key, nkey, it->flags, it->exptime, (uint32_t)len + 2, err);
+    if (!n || err_inject(ERR_NO_MEMORY_INCR)) {
+        if (n)
+            ENG_RELEASE(n);
+        *err = ERR_NO_MEMORY_INCR;
+        res = DELTA_ERROR;
+        goto done;
+    }
+    memcpy(item_data(n), buf, len);
+    memcpy(item_data(n) + len, "\r\n", 2);
+    ENG_REPLACE(it, n, hv);
+    if (cas)
+        *cas = n->cas;
+    ENG_RELEASE(n);
+    res = DELTA_OK;
+done:
+    ENG_UNLOCK(hv);
+    if (it)
+        ENG_RELEASE(it);
+    return res;
+}
+
+#endif /* MCD_ENGINE_ITEM_RULES_H */
+
