@@ -231,3 +231,14 @@ bench-overhead: $(BIN)
 	$(MAKE) BUILD=build-notrack BIN=build-notrack/mcd-notrack CFLAGS=-DMCD_NO_TRACKING build-notrack/mcd-notrack
 	BENCH_QUICK=$(BENCH_QUICK) MCD_BIN=$(abspath $(BIN)) \
 	  MEMCACHED_BIN=$(abspath build-notrack/mcd-notrack) bench/run.sh
+
+# make valgrind: the integration tests with mcd under valgrind's memcheck
+# (a wrapper as MCD_BIN; any memcheck error fails the test file through
+# the same check as the sanitizers). Slow: not part of make test.
+VALGRIND_TESTS ?= tests/t/text_*.t tests/t/binary.t tests/t/meta.t tests/t/admin.t tests/t/faults.t
+.PHONY: valgrind
+valgrind: $(BIN)
+	@mkdir -p $(BUILD)
+	@printf '#!/bin/sh\nexec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite %s "$$@"\n' \
+	  "$(abspath $(BIN))" > $(BUILD)/mcd-valgrind && chmod +x $(BUILD)/mcd-valgrind
+	MCD_BIN=$(abspath $(BUILD)/mcd-valgrind) MCD_TEST_TIMEOUT=600 prove $(VALGRIND_TESTS)

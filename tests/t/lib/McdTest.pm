@@ -594,7 +594,7 @@ $McdTest::SANITIZER_FAILED = 0;
 sub check_sanitizer {
     my ($self) = @_;
     my $err = $self->stderr_text;
-    if ($err =~ /(ERROR: \w*Sanitizer|WARNING: ThreadSanitizer|runtime error:)/) {
+    if ($err =~ /(ERROR: \w*Sanitizer|WARNING: ThreadSanitizer|runtime error:|==\d+== (?:Invalid|Conditional jump|Syscall param|Mismatched|\d+ bytes in \d+ blocks are definitely lost))/) {
         Test::More::diag("sanitizer report from the server:\n$err");
         $McdTest::SANITIZER_FAILED = 1;
     }
