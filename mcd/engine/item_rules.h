@@ -11,12 +11,38 @@
  *   ENG_BUMP(it), ENG_LINK(it, hv), ENG_REPLACE(old, it, hv), ENG_UNLINK(it, hv)
  *   ENG_ALLOC(key, nkey, flags, exptime, nbytes, err), ENG_RELEASE(it)
  *   ENG_NEXT_CAS()                         the next CAS of the store sequence
+ *   ENG_FIND(key, nkey, hv), ENG_IS_FLUSHED(it), ENG_IS_EXPIRED(it, now),
+ *   ENG_REF_INCR(it)                       table lookup and item state
+ *   ENG_GET_LOCKED: the name of the lookup defined here (shared with meta.c)
  *   ENG_GET, ENG_TOUCH, ENG_STORE, ENG_REMOVE, ENG_ARITH  (static) and
  *   ENG_JOIN, ENG_VALUE_U64 (shared with the engine's meta.c): the names of
  *   the functions defined here
  */
 #ifndef MCD_ENGINE_ITEM_RULES_H
 #define MCD_ENGINE_ITEM_RULES_H
+
+/* Under lock(hv): the live item for key with a new reference, or NULL.
+ * Dead items found on the way are unlinked (lazy expiry). */
+item *ENG_GET_LOCKED(const char *key, size_t nkey, uint32_t hv, bool bump)
+{
+    item *it = ENG_FIND(key, nkey, hv);
+    if (!it)
+        return NULL;
+    if (ENG_IS_FLUSHED(it)) {
+        ENG_UNLINK(it, hv);
+        STAT_INCR(get_flushed);
+        return NULL;
+    }
+    if (ENG_IS_EXPIRED(it, clock_now())) {
+        ENG_UNLINK(it, hv);
+        STAT_INCR(get_expired);
+        return NULL;
+    }
+    ENG_REF_INCR(it);
+    if (bump)
+        ENG_BUMP(it);
+    return it;
+}
 
 static item *ENG_GET(const char *key, size_t nkey)
 {

@@ -195,29 +195,6 @@ void heap_do_bump(item *it)
     }
 }
 
-/* Under lock(hv): the live item for key with a new reference, or NULL.
- * Dead items found on the way are unlinked (lazy expiry). */
-item *heap_do_get(const char *key, size_t nkey, uint32_t hv, bool bump)
-{
-    item *it = htab_find(key, nkey, hv);
-    if (!it)
-        return NULL;
-    if (is_flushed(it)) {
-        heap_do_unlink(it, hv);
-        STAT_INCR(get_flushed);
-        return NULL;
-    }
-    if (is_expired(it, clock_now())) {
-        heap_do_unlink(it, hv);
-        STAT_INCR(get_expired);
-        return NULL;
-    }
-    ref_incr(it);
-    if (bump)
-        heap_do_bump(it);
-    return it;
-}
-
 /* --- eviction ------------------------------------------------------------- */
 
 enum evict_result { EVICT_DONE, EVICT_BUSY, EVICT_EMPTY, EVICT_NONE_DEAD };
@@ -339,6 +316,10 @@ item *heap_item_alloc(const char *key, size_t nkey, uint32_t flags,
 #define ENG_LOCK(hv) htab_lock(hv)
 #define ENG_UNLOCK(hv) htab_unlock(hv)
 #define ENG_GET_LOCKED heap_do_get
+#define ENG_FIND htab_find
+#define ENG_IS_FLUSHED is_flushed
+#define ENG_IS_EXPIRED is_expired
+#define ENG_REF_INCR ref_incr
 #define ENG_BUMP heap_do_bump
 #define ENG_LINK heap_do_link
 #define ENG_REPLACE heap_do_replace

@@ -186,29 +186,6 @@ void items_bump(item *it)
     }
 }
 
-/* Under lock(hv): the live item for key with a new reference, or NULL.
- * Dead items found on the way are unlinked (lazy expiry). */
-item *items_get_locked(const char *key, size_t nkey, uint32_t hv, bool bump)
-{
-    item *it = assoc_find(key, nkey, hv);
-    if (!it)
-        return NULL;
-    if (item_is_flushed(it)) {
-        items_unlink(it, hv);
-        STAT_INCR(get_flushed);
-        return NULL;
-    }
-    if (item_is_expired(it, clock_now())) {
-        items_unlink(it, hv);
-        STAT_INCR(get_expired);
-        return NULL;
-    }
-    ref_incr(it);
-    if (bump)
-        items_bump(it);
-    return it;
-}
-
 /* --- eviction ------------------------------------------------------------ */
 
 /* Evidence: an item leaving for lack of room or time (history.h). Under
@@ -440,6 +417,10 @@ item *items_alloc(const char *key, size_t nkey, uint32_t flags,
 #define ENG_LOCK(hv) item_lock(hv)
 #define ENG_UNLOCK(hv) item_unlock(hv)
 #define ENG_GET_LOCKED items_get_locked
+#define ENG_FIND assoc_find
+#define ENG_IS_FLUSHED item_is_flushed
+#define ENG_IS_EXPIRED item_is_expired
+#define ENG_REF_INCR ref_incr
 #define ENG_BUMP items_bump
 #define ENG_LINK items_link
 #define ENG_REPLACE items_replace
