@@ -230,6 +230,7 @@ bench-dump: $(BIN)
 bench-overhead: $(BIN)
 	$(MAKE) BUILD=build-notrack BIN=build-notrack/mcd-notrack CFLAGS=-DMCD_NO_TRACKING build-notrack/mcd-notrack
 	BENCH_QUICK=$(BENCH_QUICK) MCD_BIN=$(abspath $(BIN)) \
+	  BENCH_OUT=$(abspath bench/results/overhead-latest.md) \
 	  MEMCACHED_BIN=$(abspath build-notrack/mcd-notrack) bench/run.sh
 
 # make valgrind: the integration tests with mcd under valgrind's memcheck

@@ -9,7 +9,8 @@ shorter run per server counts its syscalls (perf tracepoints, or strace -c).
 The memory checks fill fresh servers with a pipelined loader. Medians of
 the rounds go to a Markdown report on stdout and in bench/results/latest.md.
 
-Environment: BENCH_QUICK=1 (1 round of 3 s), MCD_BIN, MEMCACHED_BIN,
+Environment: BENCH_QUICK=1 (1 round of 3 s), BENCH_ROUNDS=N, BENCH_ONLY=TEXT
+(only the workloads whose name holds TEXT), MCD_BIN, MEMCACHED_BIN,
 MEMASLAP_BIN, BENCH_KEYFIX (the LD_PRELOAD shim; empty to send memaslap's
 raw keys), BENCH_OUT (report path).
 """
@@ -32,7 +33,8 @@ from servers import Server, HOST  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
-ROUNDS = 1 if QUICK else 5
+ROUNDS = int(os.environ.get("BENCH_ROUNDS") or (1 if QUICK else 5))
+ONLY = os.environ.get("BENCH_ONLY", "")   # run only workloads whose name holds this
 SECS = 3 if QUICK else 10
 SYS_SECS = 2 if QUICK else 4
 MCD_BIN = os.environ.get("MCD_BIN", os.path.join(ROOT, "mcd", "mcd"))
@@ -222,6 +224,15 @@ def fmt_top(top):
     return " ".join("%s %.2f" % (k, v) for k, v in items)
 
 
+def paired_ratio(res, key):
+    """Median over rounds of each round's mcd/memcached ratio: the two runs of
+    a round are back to back, so slow drifts in the machine's load cancel."""
+    a, b = res["mcd"], res["memcached"]
+    if len(a) < ROUNDS or len(b) < ROUNDS or any("err" in x for x in a + b):
+        return None
+    return statistics.median(x[key] / y[key] for x, y in zip(a, b) if y[key])
+
+
 def median_of(runs, key):
     vals = [x[key] for x in runs if "err" not in x]
     if not vals or len(vals) < len(runs) or len(runs) < ROUNDS:
@@ -329,14 +340,15 @@ def report(results, mem, started, load_start):
              % ("perf stat tracepoints" if USE_PERF else "strace -c -f", SYS_SECS))
     L.append("")
     L.append("| workload | mcd ops/s | memcached ops/s | ratio | mcd CPU µs/op | "
-             "memcached CPU µs/op | ratio | syscalls/req ratio |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+             "memcached CPU µs/op | ratio | paired CPU ratio | syscalls/req ratio |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for w, res in results:
         a_ops, b_ops = median_of(res["mcd"], "ops_s"), median_of(res["memcached"], "ops_s")
         a_cpu, b_cpu = median_of(res["mcd"], "cpu_us"), median_of(res["memcached"], "cpu_us")
         sa, sb = res["sys"].get("mcd"), res["sys"].get("memcached")
         err = "n/a (error)"
-        L.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        pc = paired_ratio(res, "cpu_us")
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             w.name,
             "%.0f" % a_ops if a_ops is not None else err,
             "%.0f" % b_ops if b_ops is not None else err,
@@ -344,10 +356,13 @@ def report(results, mem, started, load_start):
             "%.2f" % a_cpu if a_cpu is not None else err,
             "%.2f" % b_cpu if b_cpu is not None else err,
             r2(a_cpu, b_cpu),
+            "%.2f" % pc if pc is not None else "n/a",
             r2(sa["per_op"], sb["per_op"]) if sa and sb else "n/a"))
     L.append("")
     L.append("Ratios are mcd / memcached. Throughput: higher is better; CPU and syscalls: "
-             "lower is better. Multiget ops count keys, as memaslap does.")
+             "lower is better. Multiget ops count keys, as memaslap does. The paired "
+             "CPU ratio is the median of each round's own ratio (its two runs are "
+             "back to back).")
     L.append("")
     fails = [(w, name, x["err"]) for w, res in results for name in ("mcd", "memcached")
              for x in res[name] if "err" in x]
@@ -403,6 +418,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="mcd-bench-")
     results = []
     for w in workloads(tmp):
+        if ONLY and ONLY not in w.name:
+            continue
         say("== %s" % w.name)
         results.append((w, run_workload(w, tmp)))
     say("== memory")
