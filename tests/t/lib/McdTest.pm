@@ -629,7 +629,7 @@ sub check_sanitizer {
     my $err = $self->stderr_text;
     my $vg_exit = McdTest::under_valgrind() && defined $self->{exit_status}
         && ($self->{exit_status} >> 8) == 99;
-    if ($vg_exit || $err =~ /(ERROR: \w*Sanitizer|WARNING: ThreadSanitizer|runtime error:|==\d+== (?:Invalid|Conditional jump|Use of uninitialised|Syscall param|Mismatched|Source and destination overlap|Argument '|\d+ bytes in \d+ blocks are definitely lost))/) {
+    if ($vg_exit || $err =~ /(ERROR: \w*Sanitizer|WARNING: ThreadSanitizer|runtime error:|==\d+== (?:Invalid|Conditional jump|Use of uninitialised|Syscall param|Mismatched|Source and destination overlap|Argument '|\d+ bytes in \d+ blocks are (?:definitely|indirectly) lost))/) {
         Test::More::diag("sanitizer report from the server"
                          . ($vg_exit ? ' (memcheck exit status 99)' : '') . ":\n$err");
         $McdTest::SANITIZER_FAILED = 1;
