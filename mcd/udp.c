@@ -60,7 +60,9 @@ static void put16(unsigned char *p, uint16_t v)
 }
 
 /* memcached checks only the total (and reads the ID); the sequence number
- * of a one-datagram request is not looked at. */
+ * of a one-datagram request is not looked at, nor is the reserved field,
+ * which real clients do not always clear (libmemcached's memcaslap sends
+ * 0x0100): the caller counts a nonzero one and serves the request. */
 enum udp_frame_check udp_frame_parse(const unsigned char *p, size_t n,
                                      struct udp_frame *f)
 {
@@ -70,8 +72,6 @@ enum udp_frame_check udp_frame_parse(const unsigned char *p, size_t n,
     f->seq = get16(p + 2);
     f->total = get16(p + 4);
     f->reserved = get16(p + 6);
-    if (f->reserved != 0)
-        return UDP_FRAME_RESERVED;
     if (f->total != 1)
         return UDP_FRAME_MULTI;
     return UDP_FRAME_OK;
@@ -237,13 +237,12 @@ static void serve_datagram(struct conn *c, size_t n)
     case UDP_FRAME_SHORT:
         err_raise(ERR_UDP_SHORT_DATAGRAM, c->id);
         return;
-    case UDP_FRAME_RESERVED:
-        err_raise(ERR_UDP_RESERVED, c->id);
-        return;
     case UDP_FRAME_MULTI:
         err_raise(ERR_UDP_MULTI_DATAGRAM, c->id);
         return;
     }
+    if (f.reserved != 0)
+        err_raise(ERR_UDP_RESERVED, c->id);     /* served all the same */
     c->udp->id = f.id;
     c->rpos = UDP_HEADER_SIZE;
     c->rbytes = n - UDP_HEADER_SIZE;

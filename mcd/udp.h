@@ -41,13 +41,12 @@ struct udp_frame {
     uint16_t id;        /* request ID, echoed in the reply */
     uint16_t seq;       /* sequence number of this datagram */
     uint16_t total;     /* datagrams in the message */
-    uint16_t reserved;  /* must be 0 */
+    uint16_t reserved;  /* should be 0; not checked (see udp_frame_parse) */
 };
 
 enum udp_frame_check {
     UDP_FRAME_OK,
     UDP_FRAME_SHORT,        /* fewer than UDP_HEADER_SIZE bytes */
-    UDP_FRAME_RESERVED,     /* reserved field is not 0 */
     UDP_FRAME_MULTI,        /* total is not 1: memcached serves one-datagram requests only */
 };
 

@@ -7,7 +7,8 @@
 #
 # Runs against stock memcached too (MCD_BIN=/usr/bin/memcached): what only
 # mcd does (error counters, one message per request instead of one per
-# response, refusing a nonzero reserved field) is guarded by mcd_only().
+# response, not carrying a cut command into the next datagram) is guarded
+# by mcd_only().
 use strict;
 use warnings;
 use FindBin;
@@ -18,6 +19,7 @@ use IO::Select;
 use IO::Socket::INET;
 use Socket qw(SOL_SOCKET SO_RCVBUF);
 use Time::HiRes qw(time);
+use POSIX ();
 
 plan skip_all => 'needs its own server (-U)' if external();
 my $mcd = mcd_only();
@@ -231,9 +233,12 @@ sub bin_res {
 
 # --- refused datagrams ------------------------------------------------------------
 
-SKIP: {
-    skip 'memcached ignores the reserved field', 2 unless $mcd;
-    silent($u, frame(id => 9, reserved => 1) . "get fromtcp\r\n", 'reserved field nonzero');
+# A nonzero reserved field is served, as memcached does (memcaslap sends
+# 0x0100 there), and counted.
+{
+    my @d = udp_req($u, "get fromtcp\r\n", id => 9, reserved => 0x0100);
+    is(joined(@d), "VALUE fromtcp 3 9\r\ntcp value\r\nEND\r\n", 'reserved field nonzero: served');
+    is_deeply([ map { $_->{reserved} } @d ], [ 0 ], 'the reply clears it');
     counted(7002, 1, 'reserved field nonzero');
 }
 silent($u, "\x00\x01\x00", 'a 3-byte datagram');
@@ -270,6 +275,41 @@ SKIP: {
 }
 is(udp_small($u, "get fromtcp\r\n", 'after quit'), "VALUE fromtcp 3 9\r\ntcp value\r\nEND\r\n",
    'quit closes nothing: UDP still served');
+
+# --- a real client: libmemcached's memcaslap --udp, for one second ------------------
+
+SKIP: {
+    my ($mcs) = grep { -x } map { "$_/memcaslap" } split /:/, $ENV{PATH};
+    skip 'memcaslap not installed', 4 unless $mcs;
+    my $out = run_bin_capture($mcs, '-s', "127.0.0.1:$uport", '--udp', '-T', '1', '-c', '1',
+                              '-t', '1s', '-X', '100');
+    my %r = $out =~ /^(cmd_get|get_misses|packet_drop|udp_timeout): (\d+)$/mg;
+    cmp_ok($r{cmd_get} // 0, '>', 0, 'memcaslap --udp: gets served') or diag $out;
+    is($r{get_misses}, 0, 'memcaslap --udp: no misses');
+    is($r{packet_drop}, 0, 'memcaslap --udp: no datagram lost');
+    is($r{udp_timeout}, 0, 'memcaslap --udp: no timeouts');
+}
+
+# memcaslap prints its counters on stdout; bounded by a timeout.
+sub run_bin_capture {
+    my (@cmd) = @_;
+    my $pid = open(my $fh, '-|') // die "fork: $!";
+    if (!$pid) {
+        open STDERR, '>&', \*STDOUT;
+        exec { $cmd[0] } @cmd or POSIX::_exit(127);
+    }
+    my $out = '';
+    my $deadline = time + 20;
+    my $sel = IO::Select->new($fh);
+    while (time < $deadline) {
+        next unless $sel->can_read(0.5);
+        my $n = sysread($fh, $out, 65536, length $out);
+        last unless $n;
+    }
+    kill 'KILL', $pid if time >= $deadline;
+    close $fh;
+    return $out;
+}
 
 # --- the server is fine, and shows its UDP side -------------------------------------
 

@@ -27,10 +27,15 @@ static void test_frame_parse(void **state)
     for (size_t n = 0; n < 8; n++)
         assert_int_equal(udp_frame_parse(ok, n, &f), UDP_FRAME_SHORT);
 
+    /* reserved is read for the caller to count, never refused (as memcached) */
     const unsigned char res_lo[] = { 0, 1, 0, 0, 0, 1, 0x00, 0x01 };
-    const unsigned char res_hi[] = { 0, 1, 0, 0, 0, 1, 0x80, 0x00 };
-    assert_int_equal(udp_frame_parse(res_lo, 8, &f), UDP_FRAME_RESERVED);
-    assert_int_equal(udp_frame_parse(res_hi, 8, &f), UDP_FRAME_RESERVED);
+    const unsigned char res_hi[] = { 0, 1, 0, 0, 0, 1, 0x01, 0x00 };  /* memcaslap's */
+    assert_int_equal(udp_frame_parse(res_lo, 8, &f), UDP_FRAME_OK);
+    assert_int_equal(f.reserved, 1);
+    assert_int_equal(udp_frame_parse(res_hi, 8, &f), UDP_FRAME_OK);
+    assert_int_equal(f.reserved, 0x100);
+    const unsigned char res_multi[] = { 0, 1, 0, 0, 0, 2, 0x01, 0x00 };
+    assert_int_equal(udp_frame_parse(res_multi, 8, &f), UDP_FRAME_MULTI);
 
     const unsigned char two[] = { 0, 1, 0, 0, 0, 2, 0, 0 };
     const unsigned char none[] = { 0, 1, 0, 0, 0, 0, 0, 0 };
@@ -53,6 +58,7 @@ static void test_frame_put(void **state)
     udp_frame_put(h, 7, 0, 1);
     assert_int_equal(udp_frame_parse(h, 8, &f), UDP_FRAME_OK);
     assert_int_equal(f.id, 7);
+    assert_int_equal(f.reserved, 0);    /* replies always clear it */
 }
 
 static void test_datagrams(void **state)
