@@ -233,7 +233,10 @@ static int listen_inet(struct event_base *base, const char *spec, bool udp)
         if (fd < 0)
             continue;
         int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        /* Only for TCP's TIME_WAIT: on UDP it would let a second server
+         * bind the same port and take half the datagrams. */
+        if (!udp)
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (ai->ai_family == AF_INET6)
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
