@@ -19,7 +19,6 @@ use IO::Select;
 use IO::Socket::INET;
 use Socket qw(SOL_SOCKET SO_RCVBUF);
 use Time::HiRes qw(time);
-use POSIX ();
 
 plan skip_all => 'needs its own server (-U)' if external();
 my $mcd = mcd_only();
@@ -281,34 +280,13 @@ is(udp_small($u, "get fromtcp\r\n", 'after quit'), "VALUE fromtcp 3 9\r\ntcp val
 SKIP: {
     my ($mcs) = grep { -x } map { "$_/memcaslap" } split /:/, $ENV{PATH};
     skip 'memcaslap not installed', 4 unless $mcs;
-    my $out = run_bin_capture($mcs, '-s', "127.0.0.1:$uport", '--udp', '-T', '1', '-c', '1',
-                              '-t', '1s', '-X', '100');
+    my (undef, $out) = run_bin([ '-s', "127.0.0.1:$uport", '--udp', '-T', '1', '-c', '1',
+                                 '-t', '1s', '-X', '100' ], bin => $mcs, timeout => 20);
     my %r = $out =~ /^(cmd_get|get_misses|packet_drop|udp_timeout): (\d+)$/mg;
     cmp_ok($r{cmd_get} // 0, '>', 0, 'memcaslap --udp: gets served') or diag $out;
     is($r{get_misses}, 0, 'memcaslap --udp: no misses');
     is($r{packet_drop}, 0, 'memcaslap --udp: no datagram lost');
     is($r{udp_timeout}, 0, 'memcaslap --udp: no timeouts');
-}
-
-# memcaslap prints its counters on stdout; bounded by a timeout.
-sub run_bin_capture {
-    my (@cmd) = @_;
-    my $pid = open(my $fh, '-|') // die "fork: $!";
-    if (!$pid) {
-        open STDERR, '>&', \*STDOUT;
-        exec { $cmd[0] } @cmd or POSIX::_exit(127);
-    }
-    my $out = '';
-    my $deadline = time + 20;
-    my $sel = IO::Select->new($fh);
-    while (time < $deadline) {
-        next unless $sel->can_read(0.5);
-        my $n = sysread($fh, $out, 65536, length $out);
-        last unless $n;
-    }
-    kill 'KILL', $pid if time >= $deadline;
-    close $fh;
-    return $out;
 }
 
 # --- the server is fine, and shows its UDP side -------------------------------------
@@ -355,6 +333,19 @@ SKIP: {
     my $off = new_server();
     is(udp_sockets_of($off->pid, undef), 0, '-U 0: no UDP socket open');
     $off->stop;
+}
+
+# A UDP port another process holds, even one that allows reuse as memcached
+# does, is refused: two servers would each get part of the datagrams.
+SKIP: {
+    skip 'memcached shares a UDP port with SO_REUSEADDR', 2 unless $mcd;
+    my $holder = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                       Proto => 'udp', ReuseAddr => 1) or die;
+    my $p = $holder->sockport;
+    my ($st, undef, $err) = run_bin([ '-p', McdTest::free_port(), '-U', $p, '-l', '127.0.0.1',
+                                      '-o', 'admin_socket=off' ]);
+    is($st >> 8, 71, '-U on a port in use: exit 71');
+    like($err, qr/cannot listen on 127\.0\.0\.1 udp port $p/, 'and says which');
 }
 
 # --- failures on the way out (fault injection) -------------------------------------
