@@ -183,9 +183,9 @@ def count_syscalls(srv, args, use_perf):
 
 def run_workload(w, log):
     res = {"mcd": [], "memcached": [], "sys": {}}
-    mcd = Server("mcd", MCD_BIN, w.flags, log)
+    mcd = Server("mcd", RUN_BIN["mcd"], w.flags, log)
     live.append(mcd)
-    mc = Server("memcached", MEMCACHED_BIN, w.flags, log)
+    mc = Server("memcached", RUN_BIN["memcached"], w.flags, log)
     live.append(mc)
     pair = [("mcd", mcd), ("memcached", mc)]
     try:
@@ -245,7 +245,7 @@ def memory_checks(log):
     rows = []
     for size, n in ((100, 100000 if QUICK else 400000), (2048, 50000 if QUICK else 200000)):
         got = {}
-        for name, binary in (("mcd", MCD_BIN), ("memcached", MEMCACHED_BIN)):
+        for name, binary in (("mcd", RUN_BIN["mcd"]), ("memcached", RUN_BIN["memcached"])):
             srv = Server(name, binary, BASE_FLAGS, log)
             live.append(srv)
             try:
@@ -265,7 +265,7 @@ def memory_checks(log):
                      got["mcd"], got["memcached"]))
     n = 400000 if QUICK else 1500000
     got = {}
-    for name, binary in (("mcd", MCD_BIN), ("memcached", MEMCACHED_BIN)):
+    for name, binary in (("mcd", RUN_BIN["mcd"]), ("memcached", RUN_BIN["memcached"])):
         srv = Server(name, binary, BASE_FLAGS + ["-m", "64"], log)
         live.append(srv)
         try:
@@ -400,6 +400,7 @@ def report(results, mem, started, load_start):
 
 
 USE_PERF = False
+RUN_BIN = {}               # private copies of both binaries, taken at the start
 
 
 def main():
@@ -416,6 +417,10 @@ def main():
     started = datetime.datetime.now().astimezone()
     load_start = machine()[3]
     tmp = tempfile.mkdtemp(prefix="mcd-bench-")
+    # Run copies: a rebuild during the run must not change what is measured.
+    for name, path in (("mcd", MCD_BIN), ("memcached", MEMCACHED_BIN)):
+        RUN_BIN[name] = os.path.join(tmp, name + "-" + os.path.basename(path))
+        shutil.copy2(path, RUN_BIN[name])
     results = []
     for w in workloads(tmp):
         if ONLY and ONLY not in w.name:
