@@ -9,7 +9,8 @@ shorter run per server counts its syscalls (perf tracepoints, or strace -c).
 The memory checks fill fresh servers with a pipelined loader. Medians of
 the rounds go to a Markdown report on stdout and in bench/results/latest.md.
 
-Environment: BENCH_QUICK=1 (1 round of 3 s), BENCH_ROUNDS=N, BENCH_ONLY=TEXT
+Environment: BENCH_QUICK=1 (1 round of 3 s), BENCH_ROUNDS=N, BENCH_SET=more
+(only the big multi-get of make bench-more), BENCH_ONLY=TEXT
 (only the workloads whose name holds TEXT), MCD_BIN, MEMCACHED_BIN,
 MEMASLAP_BIN, BENCH_KEYFIX (the LD_PRELOAD shim; empty to send memaslap's
 raw keys), BENCH_OUT (report path).
@@ -34,6 +35,7 @@ from servers import Server, HOST  # noqa: E402
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS") or (1 if QUICK else 5))
+MORE_KEYS = 600          # make bench-more: keys per multi-get
 ONLY = os.environ.get("BENCH_ONLY", "")   # run only workloads whose name holds this
 SECS = 3 if QUICK else 10
 SYS_SECS = 2 if QUICK else 4
@@ -73,6 +75,13 @@ def workloads(cfgdir):
         # memaslap -F: key and value sizes (min max proportion), then
         # commands (0 = set, 1 = get, proportion).
         f.write("key\n64 64 1\nvalue\n1024 1024 1\ncmd\n0 0.5\n1 0.5\n")
+    if os.environ.get("BENCH_SET") == "more":
+        # make bench-more: replies of more than IOV_MAX pieces, where MSG_MORE
+        # can let a call's last packet carry the next call's first bytes.
+        return [
+            Workload("text %d-key multiget 90/10, 100 B, 8 conns" % MORE_KEYS,
+                     ["-X", "100", "-d", str(MORE_KEYS)], conns=8),
+        ]
     return [
         Workload("text get/set 90/10, 100 B, 32 conns", ["-X", "100"]),
         Workload("binary get/set 90/10, 100 B, 32 conns", ["-X", "100", "-B"]),
@@ -138,7 +147,8 @@ def perf_works():
 def count_syscalls(srv, args, use_perf):
     """Run memaslap once under a syscall counter: (total, {name: n}, ops)."""
     if use_perf:
-        events = ["raw_syscalls:sys_enter"] + ["syscalls:sys_enter_" + s for s in SYSCALLS]
+        events = (["raw_syscalls:sys_enter"] + ["syscalls:sys_enter_" + s for s in SYSCALLS] +
+                  ["net:net_dev_xmit"])
         cmd = ["perf", "stat", "-x,", "-p", str(srv.pid), "-e", ",".join(events)]
     else:
         cmd = ["strace", "-c", "-f", "-q", "-p", str(srv.pid)]
@@ -169,6 +179,8 @@ def count_syscalls(srv, args, use_perf):
             ev, n = cols[2], int(cols[0])
             if ev == "raw_syscalls:sys_enter":
                 total = n
+            elif ev == "net:net_dev_xmit":
+                per["packets"] = n
             elif n:
                 per[ev.replace("syscalls:sys_enter_", "")] = n
     else:
@@ -203,7 +215,9 @@ def run_workload(w, log):
             got = count_syscalls(srv, w.args, USE_PERF)
             if got and got[2]:
                 total, per, ops = got
+                pk = per.pop("packets", None)
                 res["sys"][name] = {"per_op": total / ops,
+                                    "packets": pk / ops if pk is not None else None,
                                     "top": {k: v / ops for k, v in per.items()}}
                 say("  syscalls  %-9s %.2f/op %s" % (name, total / ops, fmt_top(res["sys"][name]["top"])))
     finally:
@@ -374,13 +388,20 @@ def report(results, mem, started, load_start):
         L.append("")
     L.append("## Syscalls per request")
     L.append("")
-    L.append("| workload | mcd /op | memcached /op | mcd breakdown | memcached breakdown |")
-    L.append("|---|---:|---:|---|---|")
+    L.append("Packets: loopback transmissions (perf's net:net_dev_xmit) made in the "
+             "server's own threads, per request.")
+    L.append("")
+    L.append("| workload | mcd /op | memcached /op | mcd breakdown | memcached breakdown | "
+             "mcd packets/op | memcached packets/op |")
+    L.append("|---|---:|---:|---|---|---:|---:|")
+
+    def pk(x):
+        return "%.3f" % x["packets"] if x and x.get("packets") is not None else "n/a"
     for w, res in results:
         sa, sb = res["sys"].get("mcd"), res["sys"].get("memcached")
-        L.append("| %s | %s | %s | %s | %s |" % (
+        L.append("| %s | %s | %s | %s | %s | %s | %s |" % (
             w.name, "%.2f" % sa["per_op"] if sa else "n/a", "%.2f" % sb["per_op"] if sb else "n/a",
-            fmt_top(sa["top"]) if sa else "", fmt_top(sb["top"]) if sb else ""))
+            fmt_top(sa["top"]) if sa else "", fmt_top(sb["top"]) if sb else "", pk(sa), pk(sb)))
     L.append("")
     L.append("## Memory")
     L.append("")
@@ -427,8 +448,10 @@ def main():
             continue
         say("== %s" % w.name)
         results.append((w, run_workload(w, tmp)))
-    say("== memory")
-    mem = memory_checks(tmp)
+    mem = []
+    if not ONLY and not os.environ.get("BENCH_SET"):
+        say("== memory")
+        mem = memory_checks(tmp)
     text = report(results, mem, started, load_start)
     print(text)
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
