@@ -123,16 +123,18 @@ def memaslap(port, args, secs):
 
 def timed_run(srv, args, secs):
     """ops/s and server CPU µs/op of one run, or an error."""
-    cpu0 = srv.cpu_seconds()
+    u0, s0 = srv.cpu_split()
     t0 = time.monotonic()
     ops, err = memaslap(srv.port, args, secs)
     wall = time.monotonic() - t0
-    cpu = srv.cpu_seconds() - cpu0
+    u1, s1 = srv.cpu_split()
+    cpu = (u1 - u0) + (s1 - s0)
     if not srv.alive():
         err = "server died"
     if err:
         return {"err": err}
-    return {"ops_s": ops / secs, "cpu_us": cpu * 1e6 / ops, "ops": ops, "wall": wall}
+    return {"ops_s": ops / secs, "cpu_us": cpu * 1e6 / ops, "ops": ops, "wall": wall,
+            "user_share": (u1 - u0) / cpu if cpu > 0 else 0.0}
 
 
 def perf_works():
@@ -354,15 +356,16 @@ def report(results, mem, started, load_start):
              % ("perf stat tracepoints" if USE_PERF else "strace -c -f", SYS_SECS))
     L.append("")
     L.append("| workload | mcd ops/s | memcached ops/s | ratio | mcd CPU µs/op | "
-             "memcached CPU µs/op | ratio | paired CPU ratio | syscalls/req ratio |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+             "memcached CPU µs/op | ratio | paired CPU ratio | syscalls/req ratio | mcd user share |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for w, res in results:
         a_ops, b_ops = median_of(res["mcd"], "ops_s"), median_of(res["memcached"], "ops_s")
         a_cpu, b_cpu = median_of(res["mcd"], "cpu_us"), median_of(res["memcached"], "cpu_us")
         sa, sb = res["sys"].get("mcd"), res["sys"].get("memcached")
         err = "n/a (error)"
         pc = paired_ratio(res, "cpu_us")
-        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        us = median_of(res["mcd"], "user_share")
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             w.name,
             "%.0f" % a_ops if a_ops is not None else err,
             "%.0f" % b_ops if b_ops is not None else err,
@@ -371,12 +374,14 @@ def report(results, mem, started, load_start):
             "%.2f" % b_cpu if b_cpu is not None else err,
             r2(a_cpu, b_cpu),
             "%.2f" % pc if pc is not None else "n/a",
-            r2(sa["per_op"], sb["per_op"]) if sa and sb else "n/a"))
+            r2(sa["per_op"], sb["per_op"]) if sa and sb else "n/a",
+            "%.2f" % us if us is not None else "n/a"))
     L.append("")
     L.append("Ratios are mcd / memcached. Throughput: higher is better; CPU and syscalls: "
              "lower is better. Multiget ops count keys, as memaslap does. The paired "
              "CPU ratio is the median of each round's own ratio (its two runs are "
-             "back to back).")
+             "back to back). User share: the part of mcd's CPU time spent in user "
+             "space (utime / (utime + stime)).")
     L.append("")
     fails = [(w, name, x["err"]) for w, res in results for name in ("mcd", "memcached")
              for x in res[name] if "err" in x]
