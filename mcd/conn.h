@@ -63,7 +63,9 @@ struct conn {
     const char *cmd_key;        /* valid until conn_cmd_end() */
     uint8_t cmd_nkey;
 
-    /* read buffer: valid bytes are rbuf[rpos .. rpos + rbytes) */
+    /* read buffer, from the thread's pool while input is pending (NULL
+     * when idle): valid bytes are rbuf[rpos .. rpos + rbytes) */
+    struct wblock *rblk;
     char *rbuf;
     size_t rsize, rpos, rbytes;
     bool drained;               /* the last read emptied the socket */
