@@ -1,7 +1,7 @@
 /*
  * thread.h - worker threads. Each worker runs its own event_base; the
  * listener hands accepted sockets to them round-robin through a queue and a
- * notify pipe.
+ * notify pipe, and each UDP socket to all of them (udp.h).
  */
 #ifndef MCD_THREAD_H
 #define MCD_THREAD_H
