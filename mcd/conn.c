@@ -23,6 +23,7 @@
 #include "settings.h"
 #include "stats.h"
 #include "thread.h"
+#include "udp.h"
 
 #define RBUF_MAX (1024 * 1024)   /* the longest request line */
 #define WBLOCK_SIZE 16384
@@ -84,6 +85,8 @@ size_t conn_memory(const struct conn *c)
                (size_t)c->heldcap * sizeof(struct hold);
     for (const struct wblock *b = c->wb_head; b; b = b->next)
         n += sizeof(*b) + b->size;
+    if (c->udp)
+        n += udp_state_memory();
     return n;
 }
 
@@ -480,7 +483,7 @@ static enum write_result conn_flush(struct conn *c)
 
 /* --- events -------------------------------------------------------------- */
 
-static bool conn_want(struct conn *c, short flags)
+bool conn_want(struct conn *c, short flags)
 {
     if (c->ev_flags == flags)
         return true;
@@ -496,43 +499,38 @@ static bool conn_want(struct conn *c, short flags)
     return true;
 }
 
-struct conn *conn_new(int fd, struct thread *thr, bool is_unix)
+/* A connection not yet watched nor on its thread's list, without a read
+ * buffer. */
+static struct conn *conn_alloc(int fd, struct thread *thr)
 {
-    struct conn *c = err_inject(ERR_CONN_MALLOC) ? NULL : calloc(1, sizeof(*c));
-    if (!c) {
-        err_raise(ERR_CONN_MALLOC, 0);
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c)
         return NULL;
-    }
     c->fd = fd;
     c->id = __atomic_add_fetch(&next_conn_id, 1, __ATOMIC_RELAXED);
     c->thr = thr;
-    c->is_unix = is_unix;
     c->created = time(NULL);
     c->last_cmd = clock_now();
     c->proto = settings.protocol == PROTO_ASCII ? CP_TEXT :
                settings.protocol == PROTO_BINARY ? CP_BINARY : CP_NEGOTIATE;
     c->state = CONN_READ;
     c->after_write = CONN_PARSE;
+    return c;
+}
 
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    if (is_unix) {
-        snprintf(c->peer, sizeof(c->peer), "unix:%s", settings.socketpath ? settings.socketpath : "");
-    } else if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
-        char host[48] = "?";
-        char port[8] = "?";
-        getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port,
-                    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
-        snprintf(c->peer, sizeof(c->peer), ss.ss_family == AF_INET6 ?
-                 "tcp6:[%s]:%s" : "tcp:%s:%s", host, port);
-    }
-    if (!conn_want(c, EV_READ)) {
-        free(c);
-        return NULL;
-    }
-    struct hist_event ev = { .kind = HK_conn, .what = "open", .clsid = -1, .conn_id = c->id };
-    snprintf(ev.peer, sizeof(ev.peer), "%s", c->peer);
-    history_add(&ev);
+static void conn_free(struct conn *c)
+{
+    c->rbytes = 0;
+    rbuf_give(c);
+    free(c->iov);
+    free(c->held);
+    free(c->proto_state);
+    free(c);
+}
+
+static void conn_link(struct conn *c)
+{
+    struct thread *thr = c->thr;
     pthread_mutex_lock(&thr->lock);
     c->next = thr->conns;
     if (thr->conns)
@@ -540,19 +538,86 @@ struct conn *conn_new(int fd, struct thread *thr, bool is_unix)
     thr->conns = c;
     thr->nconns++;
     pthread_mutex_unlock(&thr->lock);
+}
+
+/* "tcp:ADDR:PORT" or "tcp6:[ADDR]:PORT" for a socket address. */
+static void addr_text(char *out, size_t outlen, const char *proto,
+                      const struct sockaddr_storage *ss, socklen_t sl)
+{
+    char host[48] = "?";
+    char port[8] = "?";
+    getnameinfo((const struct sockaddr *)ss, sl, host, sizeof(host), port,
+                sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
+    snprintf(out, outlen, ss->ss_family == AF_INET6 ? "%s6:[%s]:%s" : "%s:%s:%s",
+             proto, host, port);
+}
+
+struct conn *conn_new(int fd, struct thread *thr, bool is_unix)
+{
+    struct conn *c = err_inject(ERR_CONN_MALLOC) ? NULL : conn_alloc(fd, thr);
+    if (!c) {
+        err_raise(ERR_CONN_MALLOC, 0);
+        return NULL;
+    }
+    c->is_unix = is_unix;
+
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (is_unix)
+        snprintf(c->peer, sizeof(c->peer), "unix:%s", settings.socketpath ? settings.socketpath : "");
+    else if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+        addr_text(c->peer, sizeof(c->peer), "tcp", &ss, sl);
+    if (!conn_want(c, EV_READ)) {
+        conn_free(c);
+        return NULL;
+    }
+    struct hist_event ev = { .kind = HK_conn, .what = "open", .clsid = -1, .conn_id = c->id };
+    snprintf(ev.peer, sizeof(ev.peer), "%s", c->peer);
+    history_add(&ev);
+    conn_link(c);
+    return c;
+}
+
+/* Its peer is the local address it serves: datagrams come from anyone. It
+ * keeps its read buffer (a whole datagram's worth) for its lifetime. */
+struct conn *conn_new_udp(int fd, struct thread *thr, size_t rsize,
+                          struct udp_state *u)
+{
+    struct conn *c = conn_alloc(fd, thr);
+    struct wblock *b = c ? block_take(thr, rsize) : NULL;
+    if (!b) {
+        free(c);
+        return NULL;
+    }
+    c->rblk = b;
+    c->rbuf = b->data;
+    c->rsize = b->size;
+    c->udp = u;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        addr_text(c->peer, sizeof(c->peer), "udp", &ss, sl);
+    if (!conn_want(c, EV_READ)) {
+        c->udp = NULL;      /* the caller still owns u */
+        conn_free(c);
+        return NULL;
+    }
+    conn_link(c);
     return c;
 }
 
 void conn_close(struct conn *c)
 {
     struct thread *t = c->thr;
-    struct hist_event ev = {
-        .kind = HK_conn, .what = c->close_reason ? c->close_reason : "closed",
-        .clsid = -1, .conn_id = c->id, .size = c->bytes_in + c->bytes_out,
-        .age = (uint32_t)(time(NULL) - c->created),
-    };
-    snprintf(ev.peer, sizeof(ev.peer), "%s", c->peer);
-    history_add(&ev);
+    if (!c->udp) {
+        struct hist_event ev = {
+            .kind = HK_conn, .what = c->close_reason ? c->close_reason : "closed",
+            .clsid = -1, .conn_id = c->id, .size = c->bytes_in + c->bytes_out,
+            .age = (uint32_t)(time(NULL) - c->created),
+        };
+        snprintf(ev.peer, sizeof(ev.peer), "%s", c->peer);
+        history_add(&ev);
+    }
     if (c->ev_flags)
         event_del(&c->ev);
     pthread_mutex_lock(&t->lock);
@@ -568,13 +633,11 @@ void conn_close(struct conn *c)
         engine->release(c->nr_item);
     out_reset(c);
     close(c->fd);
-    c->rbytes = 0;
-    rbuf_give(c);
-    free(c->iov);
-    free(c->held);
-    free(c->proto_state);
-    free(c);
-    conn_count_closed();
+    bool counted = !c->udp;     /* pseudo-connections are not counted */
+    udp_state_free(c->udp);
+    conn_free(c);
+    if (counted)
+        conn_count_closed();
 }
 
 enum read_result { READ_DATA, READ_NONE, READ_ERROR };
@@ -627,6 +690,13 @@ static bool try_command(struct conn *c)
             return false;
         bool bin = (unsigned char)c->rbuf[c->rpos] == 0x80 && proto_bin_try_command;
         c->proto = bin ? CP_BINARY : CP_TEXT;
+        /* A UDP pseudo-connection negotiates every datagram: the scratch
+         * a datagram of the other protocol left is not this one's shape. */
+        if (c->proto_state && c->state_proto != c->proto) {
+            free(c->proto_state);
+            c->proto_state = NULL;
+        }
+        c->state_proto = c->proto;
     }
     if (c->proto == CP_BINARY && proto_bin_try_command)
         return proto_bin_try_command(c);
@@ -825,6 +895,59 @@ static void conn_drive(struct conn *c)
     }
 }
 
+/* --- a whole request in the buffer (UDP) ----------------------------------- */
+
+enum conn_req_end conn_serve_buffer(struct conn *c)
+{
+    for (;;) {
+        switch (c->state) {
+        case CONN_READ:
+        case CONN_PARSE:
+            if (c->rbytes == 0)
+                return REQ_DONE;
+            conn_set_state(c, CONN_PARSE);
+            if (!try_command(c) && c->state == CONN_PARSE)
+                return REQ_CUT_COMMAND;
+            break;
+        case CONN_NREAD:
+            if (!nread_from_buffer(c))
+                return REQ_CUT_VALUE;
+            conn_set_state(c, CONN_PARSE);
+            complete_nread(c);
+            break;
+        case CONN_SWALLOW:
+            /* A refused value: its refusal is answered; what is missing
+             * of it will never come, which is as good as swallowed. */
+            if (!swallow_from_buffer(c))
+                return REQ_DONE;
+            conn_set_state(c, CONN_PARSE);
+            break;
+        case CONN_WRITE:        /* quit, or a refusal that ends the stream */
+        case CONN_CLOSING:
+            return REQ_STOPPED;
+        }
+    }
+}
+
+/* The read buffer stays: a UDP pseudo-connection reads into it again. */
+void conn_request_reset(struct conn *c)
+{
+    if (c->nr_item) {
+        engine->release(c->nr_item);
+        c->nr_item = NULL;
+    }
+    c->nr_left = 0;
+    c->swallow = 0;
+    c->rpos = c->rbytes = 0;
+    c->noreply = false;
+    c->close_reason = NULL;
+    c->after_write = CONN_PARSE;
+    c->proto = settings.protocol == PROTO_ASCII ? CP_TEXT :
+               settings.protocol == PROTO_BINARY ? CP_BINARY : CP_NEGOTIATE;
+    out_reset(c);
+    conn_set_state(c, CONN_READ);
+}
+
 void conn_event(evutil_socket_t fd, short which, void *arg)
 {
     struct conn *c = arg;
@@ -836,7 +959,10 @@ void conn_event(evutil_socket_t fd, short which, void *arg)
 #endif
     if (l)
         live_busy(l, c->id);
-    conn_drive(c);      /* may free c */
+    if (c->udp)
+        udp_drive(c);
+    else
+        conn_drive(c);      /* may free c */
     if (l)
         live_idle(l);
 }
