@@ -80,9 +80,11 @@ size_t conn_block_size(void)
  * blocks and arrays. */
 size_t conn_memory(const struct conn *c)
 {
-    size_t n = sizeof(*c) + (c->rblk ? sizeof(*c->rblk) + c->rsize : 0) +
-               (size_t)c->iovcap * sizeof(struct iovec) +
-               (size_t)c->heldcap * sizeof(struct hold);
+    size_t n = sizeof(*c) + (c->rblk ? sizeof(*c->rblk) + c->rsize : 0);
+    if (c->iov_blk)
+        n += sizeof(*c->iov_blk) + c->iov_blk->size;
+    if (c->held_blk)
+        n += sizeof(*c->held_blk) + c->held_blk->size;
     for (const struct wblock *b = c->wb_head; b; b = b->next)
         n += sizeof(*b) + b->size;
     if (c->udp)
@@ -295,17 +297,53 @@ static bool rbuf_grow(struct conn *c)
     return true;
 }
 
+/*
+ * Room for more entries in one of the reply's arrays: it moves from the
+ * connection's inline array to a pool block, then to blocks twice the
+ * size, copying what it holds (no realloc). out_reset() moves it back.
+ */
+static bool array_grow(struct conn *c, void **arr, int *cap, struct wblock **blk,
+                       size_t esize)
+{
+    size_t want = (size_t)*cap * 2 * esize;
+    struct wblock *b = err_inject(ERR_WBUF_MALLOC) ? NULL :
+                       block_take(c->thr, want < WBLOCK_SIZE ? WBLOCK_SIZE : want);
+    if (!b)
+        return false;
+    memcpy(b->data, *arr, (size_t)*cap * esize);
+    if (*blk)
+        block_give(c->thr, *blk);
+    *blk = b;
+    *arr = b->data;
+    *cap = (int)(b->size / esize);
+    return true;
+}
+
 static bool iov_room(struct conn *c)
 {
     if (c->iovcnt < c->iovcap)
         return true;
-    int cap = c->iovcap ? c->iovcap * 2 : 64;
-    struct iovec *n = realloc(c->iov, (size_t)cap * sizeof(*n));
-    if (!n)
+    void *a = c->iov;
+    if (!array_grow(c, &a, &c->iovcap, &c->iov_blk, sizeof(struct iovec)))
         return false;
-    c->iov = n;
-    c->iovcap = cap;
+    c->iov = a;
     return true;
+}
+
+static void arrays_reset(struct conn *c)
+{
+    if (c->iov_blk) {
+        block_give(c->thr, c->iov_blk);
+        c->iov_blk = NULL;
+    }
+    if (c->held_blk) {
+        block_give(c->thr, c->held_blk);
+        c->held_blk = NULL;
+    }
+    c->iov = c->iov_inline;
+    c->iovcap = CONN_IOV_INLINE;
+    c->held = c->held_inline;
+    c->heldcap = CONN_HELD_INLINE;
 }
 
 static bool add_iov(struct conn *c, const char *p, size_t n)
@@ -381,16 +419,14 @@ bool conn_add_item_at(struct conn *c, item *it, const char *p, size_t n,
                       const char *site)
 {
     if (c->nheld == c->heldcap) {
-        int cap = c->heldcap ? c->heldcap * 2 : 32;
-        struct hold *h = realloc(c->held, (size_t)cap * sizeof(*h));
-        if (!h) {
+        void *a = c->held;
+        if (!array_grow(c, &a, &c->heldcap, &c->held_blk, sizeof(struct hold))) {
             err_raise(ERR_WBUF_MALLOC, c->id);
             engine->release(it);
             conn_closing(c, "out of memory for the response");
             return false;
         }
-        c->held = h;
-        c->heldcap = cap;
+        c->held = a;
     }
     c->held[c->nheld].it = it;
     c->held[c->nheld].since = clock_now();
@@ -432,6 +468,8 @@ static void out_reset(struct conn *c)
     c->iovcnt = c->iovsent = 0;
     c->out_pending = 0;
     wblocks_release(c);
+    if (c->iov_blk || c->held_blk)
+        arrays_reset(c);
 }
 
 enum write_result { WRITE_DONE, WRITE_BLOCKED, WRITE_ERROR };
@@ -515,6 +553,7 @@ static struct conn *conn_alloc(int fd, struct thread *thr)
                settings.protocol == PROTO_BINARY ? CP_BINARY : CP_NEGOTIATE;
     c->state = CONN_READ;
     c->after_write = CONN_PARSE;
+    arrays_reset(c);
     return c;
 }
 
@@ -522,8 +561,7 @@ static void conn_free(struct conn *c)
 {
     c->rbytes = 0;
     rbuf_give(c);
-    free(c->iov);
-    free(c->held);
+    arrays_reset(c);
     free(c->proto_state);
     free(c);
 }

@@ -31,6 +31,9 @@ enum conn_proto { CP_NEGOTIATE, CP_TEXT, CP_BINARY };
 
 struct thread;
 struct wblock;
+
+#define CONN_IOV_INLINE 16      /* iovecs a reply can use without a block */
+#define CONN_HELD_INLINE 8      /* item references likewise */
 struct udp_state;
 
 /* One reference a connection holds: which item, since when, and the call
@@ -83,13 +86,18 @@ struct conn {
     void *proto_state;
     enum conn_proto state_proto;    /* the protocol proto_state belongs to */
 
-    /* response chain */
+    /* response chain; the iovec and hold arrays start inline and move to
+     * pool blocks (iov_blk, held_blk) only for replies that need more,
+     * until the reply has left */
     struct iovec *iov;
     int iovcnt, iovcap, iovsent;
     struct hold *held;
     int nheld, heldcap;
+    struct wblock *iov_blk, *held_blk;
     struct wblock *wb_head, *wb_tail;
     size_t out_pending;
+    struct iovec iov_inline[CONN_IOV_INLINE];
+    struct hold held_inline[CONN_HELD_INLINE];
 
     /* Set on a worker's UDP pseudo-connection (udp.h): each datagram is a
      * whole request, served from rbuf and answered to its source. */

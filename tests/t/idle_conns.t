@@ -48,6 +48,8 @@ my $mem = admin_request($path, 'memory')->{data}{owners}{connections};
 ok($mem->{count} >= 2000, "the admin socket sees them ($mem->{count})");
 ok($mem->{buffer_bytes} < 1024 * 1024,
    "idle connections hold no read buffers ($mem->{buffer_bytes} buffer bytes for $mem->{count})");
+my $per = int($mem->{bytes} / ($mem->{count} || 1));
+ok($per < 4096, "an idle connection costs its structure only ($per bytes)");
 ok($mem->{buffer_high_water} >= 16384, "buffers were in use while they were served ($mem->{buffer_high_water})");
 print $to "\n";
 close $to;
