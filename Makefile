@@ -234,6 +234,24 @@ bench-overhead: $(BIN)
 	  BENCH_OUT=$(abspath bench/results/overhead-latest.md) \
 	  MEMCACHED_BIN=$(abspath build-notrack/mcd-notrack) bench/run.sh
 
+# make bench-ir: the same comparison in user-space instructions per
+# operation under cachegrind, which a noisy machine does not move
+# (bench/lib/ir.py; bench/results/ir.md).
+.PHONY: bench-ir
+bench-ir: $(BIN)
+	$(MAKE) BUILD=build-notrack BIN=build-notrack/mcd-notrack CFLAGS=-DMCD_NO_TRACKING build-notrack/mcd-notrack
+	MCD_BIN=$(abspath $(BIN)) NOTRACK_BIN=$(abspath build-notrack/mcd-notrack) /usr/bin/python3 bench/lib/ir.py
+
+# make bench-more: what MSG_MORE saves on replies of more than IOV_MAX
+# pieces: mcd against itself built with -DMCD_NO_MSG_MORE, packets per
+# request side by side (bench/results/more.md).
+.PHONY: bench-more
+bench-more: $(BIN)
+	$(MAKE) BUILD=build-nomore BIN=build-nomore/mcd-nomore CFLAGS=-DMCD_NO_MSG_MORE build-nomore/mcd-nomore
+	BENCH_QUICK=$(BENCH_QUICK) BENCH_SET=more MCD_BIN=$(abspath $(BIN)) \
+	  BENCH_OUT=$(abspath bench/results/more.md) \
+	  MEMCACHED_BIN=$(abspath build-nomore/mcd-nomore) bench/run.sh
+
 # make valgrind: the whole integration suite (tests/t/*.t, every file) with
 # mcd under valgrind's memcheck: a wrapper ending in -valgrind is MCD_BIN,
 # and a memcheck error or a definite or indirect leak (its report in the

@@ -169,15 +169,14 @@ struct hk_merge {
 static void merge_table(json_t *into, const struct hk_table *t)
 {
     for (int i = 0; i < t->n; i++) {
-        const struct hk_entry *e = &t->e[i];
-        char *k = dump_base64(e->key, e->nkey);     /* a safe object key */
+        char *k = dump_base64(t->key[i], t->nkey[i]);   /* a safe object key */
         if (!k)
             continue;
         json_t *cur = json_object_get(into, k);
         json_int_t c = cur ? json_integer_value(json_array_get(cur, 0)) : 0;
         json_int_t r = cur ? json_integer_value(json_array_get(cur, 1)) : 0;
-        json_object_set_new(into, k, json_pack("[I, I]", c + (json_int_t)e->count,
-                                               r + (json_int_t)e->err));
+        json_object_set_new(into, k, json_pack("[I, I]", c + (json_int_t)t->count[i],
+                                               r + (json_int_t)t->err[i]));
         free(k);
     }
 }

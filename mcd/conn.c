@@ -23,9 +23,9 @@
 #include "settings.h"
 #include "stats.h"
 #include "thread.h"
+#include "udp.h"
 
-#define RBUF_INIT 16384
-#define RBUF_MAX (1024 * 1024)
+#define RBUF_MAX (1024 * 1024)   /* the longest request line */
 #define WBLOCK_SIZE 16384
 #define WBLOCK_KEEP 64          /* free blocks a thread keeps */
 #define OUT_FLUSH_BYTES (512 * 1024)
@@ -80,10 +80,15 @@ size_t conn_block_size(void)
  * blocks and arrays. */
 size_t conn_memory(const struct conn *c)
 {
-    size_t n = sizeof(*c) + c->rsize + (size_t)c->iovcap * sizeof(struct iovec) +
-               (size_t)c->heldcap * sizeof(struct hold);
+    size_t n = sizeof(*c) + (c->rblk ? sizeof(*c->rblk) + c->rsize : 0);
+    if (c->iov_blk)
+        n += sizeof(*c->iov_blk) + c->iov_blk->size;
+    if (c->held_blk)
+        n += sizeof(*c->held_blk) + c->held_blk->size;
     for (const struct wblock *b = c->wb_head; b; b = b->next)
         n += sizeof(*b) + b->size;
+    if (c->udp)
+        n += udp_state_memory();
     return n;
 }
 
@@ -183,9 +188,15 @@ void conn_cmd_end(struct conn *c)
 
 /* --- response chain ------------------------------------------------------ */
 
-static struct wblock *wblock_get(struct conn *c, size_t need)
+/*
+ * One pool per worker of WBLOCK_SIZE blocks serves both directions: the
+ * response chain, and read buffers, which a connection holds only while it
+ * has input not yet parsed or a request in progress. An idle connection
+ * holds neither. Blocks of other sizes (a long multi-get line, a response
+ * header bigger than a block) come from malloc and go back to it.
+ */
+static struct wblock *block_take(struct thread *t, size_t need)
 {
-    struct thread *t = c->thr;
     struct wblock *b;
     if (need <= WBLOCK_SIZE && t->free_blocks) {
         b = t->free_blocks;
@@ -193,11 +204,9 @@ static struct wblock *wblock_get(struct conn *c, size_t need)
         t->nfree_blocks--;
     } else {
         size_t size = need > WBLOCK_SIZE ? need : WBLOCK_SIZE;
-        b = err_inject(ERR_WBUF_MALLOC) ? NULL : malloc(sizeof(*b) + size);
-        if (!b) {
-            err_raise(ERR_WBUF_MALLOC, c->id);
+        b = malloc(sizeof(*b) + size);
+        if (!b)
             return NULL;
-        }
         b->size = size;
     }
     mem_adj(t, (int64_t)b->size);
@@ -206,36 +215,135 @@ static struct wblock *wblock_get(struct conn *c, size_t need)
     return b;
 }
 
+static void block_give(struct thread *t, struct wblock *b)
+{
+    mem_adj(t, -(int64_t)b->size);
+    if (b->size == WBLOCK_SIZE && t->nfree_blocks < WBLOCK_KEEP) {
+        b->next = t->free_blocks;
+        t->free_blocks = b;
+        t->nfree_blocks++;
+    } else {
+        free(b);
+    }
+}
+
+static struct wblock *wblock_get(struct conn *c, size_t need)
+{
+    struct wblock *b = err_inject(ERR_WBUF_MALLOC) ? NULL : block_take(c->thr, need);
+    if (!b)
+        err_raise(ERR_WBUF_MALLOC, c->id);
+    return b;
+}
+
 static void wblocks_release(struct conn *c)
 {
-    struct thread *t = c->thr;
     struct wblock *b = c->wb_head;
     while (b) {
         struct wblock *next = b->next;
-        mem_adj(t, -(int64_t)b->size);
-        if (b->size == WBLOCK_SIZE && t->nfree_blocks < WBLOCK_KEEP) {
-            b->next = t->free_blocks;
-            t->free_blocks = b;
-            t->nfree_blocks++;
-        } else {
-            free(b);
-        }
+        block_give(c->thr, b);
         b = next;
     }
     c->wb_head = c->wb_tail = NULL;
+}
+
+/* A read buffer for a connection that has none: false (counted) if there
+ * is no memory for one. */
+static bool rbuf_take(struct conn *c)
+{
+    if (c->rblk)
+        return true;
+    struct wblock *b = err_inject(ERR_RBUF_BLOCK) ? NULL : block_take(c->thr, WBLOCK_SIZE);
+    if (!b)
+        return false;
+    c->rblk = b;
+    c->rbuf = b->data;
+    c->rsize = b->size;
+    c->rpos = c->rbytes = 0;
+    return true;
+}
+
+/* Give the read buffer back to the pool once nothing in it is pending. */
+static void rbuf_give(struct conn *c)
+{
+    if (!c->rblk || c->rbytes)
+        return;
+    block_give(c->thr, c->rblk);
+    c->rblk = NULL;
+    c->rbuf = NULL;
+    c->rsize = c->rpos = 0;
+}
+
+/* Move the pending input to a buffer twice the size (a long multi-get
+ * line); false if refused, with the client told and the connection closing. */
+static bool rbuf_grow(struct conn *c)
+{
+    if (!buf_mem_allows(c, c->rsize)) {
+        conn_error(c, ERR_BUF_MEM_LIMIT_REPLY);
+        conn_close_after_write(c, "buffer memory limit reached");
+        return false;
+    }
+    struct wblock *n = err_inject(ERR_RBUF_MALLOC) ? NULL : block_take(c->thr, c->rsize * 2);
+    if (!n) {
+        conn_error(c, ERR_RBUF_MALLOC);
+        conn_close_after_write(c, "out of memory for the request");
+        return false;
+    }
+    memcpy(n->data, c->rbuf + c->rpos, c->rbytes);
+    block_give(c->thr, c->rblk);
+    c->rblk = n;
+    c->rbuf = n->data;
+    c->rsize = n->size;
+    c->rpos = 0;
+    return true;
+}
+
+/*
+ * Room for more entries in one of the reply's arrays: it moves from the
+ * connection's inline array to a pool block, then to blocks twice the
+ * size, copying what it holds (no realloc). out_reset() moves it back.
+ */
+static bool array_grow(struct conn *c, void **arr, int *cap, struct wblock **blk,
+                       size_t esize)
+{
+    size_t want = (size_t)*cap * 2 * esize;
+    struct wblock *b = err_inject(ERR_WBUF_MALLOC) ? NULL :
+                       block_take(c->thr, want < WBLOCK_SIZE ? WBLOCK_SIZE : want);
+    if (!b)
+        return false;
+    memcpy(b->data, *arr, (size_t)*cap * esize);
+    if (*blk)
+        block_give(c->thr, *blk);
+    *blk = b;
+    *arr = b->data;
+    *cap = (int)(b->size / esize);
+    return true;
 }
 
 static bool iov_room(struct conn *c)
 {
     if (c->iovcnt < c->iovcap)
         return true;
-    int cap = c->iovcap ? c->iovcap * 2 : 64;
-    struct iovec *n = realloc(c->iov, (size_t)cap * sizeof(*n));
-    if (!n)
+    void *a = c->iov;
+    if (!array_grow(c, &a, &c->iovcap, &c->iov_blk, sizeof(struct iovec)))
         return false;
-    c->iov = n;
-    c->iovcap = cap;
+    c->iov = a;
     return true;
+}
+
+static void arrays_reset(struct conn *c)
+{
+    if (c->iov_blk) {
+        block_give(c->thr, c->iov_blk);
+        c->iov_blk = NULL;
+    }
+    if (c->held_blk) {
+        block_give(c->thr, c->held_blk);
+        c->held_blk = NULL;
+    }
+    c->iov = c->iov_inline;
+    c->iovcap = CONN_IOV_INLINE;
+    c->held = c->held_inline;
+    c->heldcap = CONN_HELD_INLINE;
 }
 
 static bool add_iov(struct conn *c, const char *p, size_t n)
@@ -311,16 +419,14 @@ bool conn_add_item_at(struct conn *c, item *it, const char *p, size_t n,
                       const char *site)
 {
     if (c->nheld == c->heldcap) {
-        int cap = c->heldcap ? c->heldcap * 2 : 32;
-        struct hold *h = realloc(c->held, (size_t)cap * sizeof(*h));
-        if (!h) {
+        void *a = c->held;
+        if (!array_grow(c, &a, &c->heldcap, &c->held_blk, sizeof(struct hold))) {
             err_raise(ERR_WBUF_MALLOC, c->id);
             engine->release(it);
             conn_closing(c, "out of memory for the response");
             return false;
         }
-        c->held = h;
-        c->heldcap = cap;
+        c->held = a;
     }
     c->held[c->nheld].it = it;
     c->held[c->nheld].since = clock_now();
@@ -362,6 +468,8 @@ static void out_reset(struct conn *c)
     c->iovcnt = c->iovsent = 0;
     c->out_pending = 0;
     wblocks_release(c);
+    if (c->iov_blk || c->held_blk)
+        arrays_reset(c);
 }
 
 enum write_result { WRITE_DONE, WRITE_BLOCKED, WRITE_ERROR };
@@ -373,7 +481,15 @@ static enum write_result conn_flush(struct conn *c)
         if (cnt > IOV_MAX)
             cnt = IOV_MAX;
         struct msghdr m = { .msg_iov = &c->iov[c->iovsent], .msg_iovlen = (size_t)cnt };
-        ssize_t n = sendmsg(c->fd, &m, MSG_NOSIGNAL);
+        int flags = MSG_NOSIGNAL;
+#ifndef MCD_NO_MSG_MORE
+        /* More than IOV_MAX pieces: the next call follows at once, so let
+         * the kernel fill this call's last segment with its first bytes
+         * (bench/: make bench-more measures the packets saved). */
+        if (c->iovsent + cnt < c->iovcnt)
+            flags |= MSG_MORE;
+#endif
+        ssize_t n = sendmsg(c->fd, &m, flags);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return WRITE_BLOCKED;
@@ -405,7 +521,7 @@ static enum write_result conn_flush(struct conn *c)
 
 /* --- events -------------------------------------------------------------- */
 
-static bool conn_want(struct conn *c, short flags)
+bool conn_want(struct conn *c, short flags)
 {
     if (c->ev_flags == flags)
         return true;
@@ -421,50 +537,38 @@ static bool conn_want(struct conn *c, short flags)
     return true;
 }
 
-struct conn *conn_new(int fd, struct thread *thr, bool is_unix)
+/* A connection not yet watched nor on its thread's list, without a read
+ * buffer. */
+static struct conn *conn_alloc(int fd, struct thread *thr)
 {
-    struct conn *c = err_inject(ERR_CONN_MALLOC) ? NULL : calloc(1, sizeof(*c));
-    if (c)
-        c->rbuf = malloc(RBUF_INIT);
-    if (!c || !c->rbuf) {
-        err_raise(ERR_CONN_MALLOC, 0);
-        free(c);
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c)
         return NULL;
-    }
     c->fd = fd;
     c->id = __atomic_add_fetch(&next_conn_id, 1, __ATOMIC_RELAXED);
-    mem_adj(thr, RBUF_INIT);
     c->thr = thr;
-    c->rsize = RBUF_INIT;
-    c->is_unix = is_unix;
     c->created = time(NULL);
     c->last_cmd = clock_now();
     c->proto = settings.protocol == PROTO_ASCII ? CP_TEXT :
                settings.protocol == PROTO_BINARY ? CP_BINARY : CP_NEGOTIATE;
     c->state = CONN_READ;
     c->after_write = CONN_PARSE;
+    arrays_reset(c);
+    return c;
+}
 
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    if (is_unix) {
-        snprintf(c->peer, sizeof(c->peer), "unix:%s", settings.socketpath ? settings.socketpath : "");
-    } else if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
-        char host[48] = "?";
-        char port[8] = "?";
-        getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port,
-                    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
-        snprintf(c->peer, sizeof(c->peer), ss.ss_family == AF_INET6 ?
-                 "tcp6:[%s]:%s" : "tcp:%s:%s", host, port);
-    }
-    if (!conn_want(c, EV_READ)) {
-        mem_adj(thr, -RBUF_INIT);
-        free(c->rbuf);
-        free(c);
-        return NULL;
-    }
-    struct hist_event ev = { .kind = HK_conn, .what = "open", .clsid = -1, .conn_id = c->id };
-    snprintf(ev.peer, sizeof(ev.peer), "%s", c->peer);
-    history_add(&ev);
+static void conn_free(struct conn *c)
+{
+    c->rbytes = 0;
+    rbuf_give(c);
+    arrays_reset(c);
+    free(c->proto_state);
+    free(c);
+}
+
+static void conn_link(struct conn *c)
+{
+    struct thread *thr = c->thr;
     pthread_mutex_lock(&thr->lock);
     c->next = thr->conns;
     if (thr->conns)
@@ -472,19 +576,86 @@ struct conn *conn_new(int fd, struct thread *thr, bool is_unix)
     thr->conns = c;
     thr->nconns++;
     pthread_mutex_unlock(&thr->lock);
+}
+
+/* "tcp:ADDR:PORT" or "tcp6:[ADDR]:PORT" for a socket address. */
+static void addr_text(char *out, size_t outlen, const char *proto,
+                      const struct sockaddr_storage *ss, socklen_t sl)
+{
+    char host[48] = "?";
+    char port[8] = "?";
+    getnameinfo((const struct sockaddr *)ss, sl, host, sizeof(host), port,
+                sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
+    snprintf(out, outlen, ss->ss_family == AF_INET6 ? "%s6:[%s]:%s" : "%s:%s:%s",
+             proto, host, port);
+}
+
+struct conn *conn_new(int fd, struct thread *thr, bool is_unix)
+{
+    struct conn *c = err_inject(ERR_CONN_MALLOC) ? NULL : conn_alloc(fd, thr);
+    if (!c) {
+        err_raise(ERR_CONN_MALLOC, 0);
+        return NULL;
+    }
+    c->is_unix = is_unix;
+
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (is_unix)
+        snprintf(c->peer, sizeof(c->peer), "unix:%s", settings.socketpath ? settings.socketpath : "");
+    else if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+        addr_text(c->peer, sizeof(c->peer), "tcp", &ss, sl);
+    if (!conn_want(c, EV_READ)) {
+        conn_free(c);
+        return NULL;
+    }
+    struct hist_event ev = { .kind = HK_conn, .what = "open", .clsid = -1, .conn_id = c->id };
+    snprintf(ev.peer, sizeof(ev.peer), "%s", c->peer);
+    history_add(&ev);
+    conn_link(c);
+    return c;
+}
+
+/* Its peer is the local address it serves: datagrams come from anyone. It
+ * keeps its read buffer (a whole datagram's worth) for its lifetime. */
+struct conn *conn_new_udp(int fd, struct thread *thr, size_t rsize,
+                          struct udp_state *u)
+{
+    struct conn *c = conn_alloc(fd, thr);
+    struct wblock *b = c ? block_take(thr, rsize) : NULL;
+    if (!b) {
+        free(c);
+        return NULL;
+    }
+    c->rblk = b;
+    c->rbuf = b->data;
+    c->rsize = b->size;
+    c->udp = u;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        addr_text(c->peer, sizeof(c->peer), "udp", &ss, sl);
+    if (!conn_want(c, EV_READ)) {
+        c->udp = NULL;      /* the caller still owns u */
+        conn_free(c);
+        return NULL;
+    }
+    conn_link(c);
     return c;
 }
 
 void conn_close(struct conn *c)
 {
     struct thread *t = c->thr;
-    struct hist_event ev = {
-        .kind = HK_conn, .what = c->close_reason ? c->close_reason : "closed",
-        .clsid = -1, .conn_id = c->id, .size = c->bytes_in + c->bytes_out,
-        .age = (uint32_t)(time(NULL) - c->created),
-    };
-    snprintf(ev.peer, sizeof(ev.peer), "%s", c->peer);
-    history_add(&ev);
+    if (!c->udp) {
+        struct hist_event ev = {
+            .kind = HK_conn, .what = c->close_reason ? c->close_reason : "closed",
+            .clsid = -1, .conn_id = c->id, .size = c->bytes_in + c->bytes_out,
+            .age = (uint32_t)(time(NULL) - c->created),
+        };
+        snprintf(ev.peer, sizeof(ev.peer), "%s", c->peer);
+        history_add(&ev);
+    }
     if (c->ev_flags)
         event_del(&c->ev);
     pthread_mutex_lock(&t->lock);
@@ -500,40 +671,30 @@ void conn_close(struct conn *c)
         engine->release(c->nr_item);
     out_reset(c);
     close(c->fd);
-    mem_adj(t, -(int64_t)c->rsize);
-    free(c->rbuf);
-    free(c->iov);
-    free(c->held);
-    free(c->proto_state);
-    free(c);
-    conn_count_closed();
+    bool counted = !c->udp;     /* pseudo-connections are not counted */
+    udp_state_free(c->udp);
+    conn_free(c);
+    if (counted)
+        conn_count_closed();
 }
 
 enum read_result { READ_DATA, READ_NONE, READ_ERROR };
 
 static enum read_result conn_read(struct conn *c)
 {
+    if (!rbuf_take(c)) {
+        conn_error(c, ERR_RBUF_BLOCK);
+        conn_close_after_write(c, "no memory for a read buffer");
+        return READ_NONE;
+    }
     if (c->rbytes == 0)
         c->rpos = 0;
     if (c->rpos + c->rbytes == c->rsize) {
         if (c->rpos > 0) {
             memmove(c->rbuf, c->rbuf + c->rpos, c->rbytes);
             c->rpos = 0;
-        } else if (c->rsize < RBUF_MAX) {
-            if (!buf_mem_allows(c, c->rsize)) {
-                conn_error(c, ERR_BUF_MEM_LIMIT_REPLY);
-                conn_close_after_write(c, "buffer memory limit reached");
-                return READ_NONE;
-            }
-            char *n = err_inject(ERR_RBUF_MALLOC) ? NULL : realloc(c->rbuf, c->rsize * 2);
-            if (!n) {
-                conn_error(c, ERR_RBUF_MALLOC);
-                conn_close_after_write(c, "out of memory for the request");
-                return READ_NONE;
-            }
-            c->rbuf = n;
-            mem_adj(c->thr, (int64_t)c->rsize);
-            c->rsize *= 2;
+        } else if (c->rsize < RBUF_MAX && !rbuf_grow(c)) {
+            return READ_NONE;
         }
     }
     size_t room = c->rsize - c->rpos - c->rbytes;
@@ -560,21 +721,6 @@ static enum read_result conn_read(struct conn *c)
     return READ_ERROR;
 }
 
-/* Give an idle connection's big read buffer back. */
-static void conn_shrink(struct conn *c)
-{
-    if (c->rsize > RBUF_INIT && c->rbytes == 0) {
-        char *n = malloc(RBUF_INIT);
-        if (n) {
-            free(c->rbuf);
-            mem_adj(c->thr, -(int64_t)(c->rsize - RBUF_INIT));
-            c->rbuf = n;
-            c->rsize = RBUF_INIT;
-            c->rpos = 0;
-        }
-    }
-}
-
 static bool try_command(struct conn *c)
 {
     if (c->proto == CP_NEGOTIATE) {
@@ -582,6 +728,13 @@ static bool try_command(struct conn *c)
             return false;
         bool bin = (unsigned char)c->rbuf[c->rpos] == 0x80 && proto_bin_try_command;
         c->proto = bin ? CP_BINARY : CP_TEXT;
+        /* A UDP pseudo-connection negotiates every datagram: the scratch
+         * a datagram of the other protocol left is not this one's shape. */
+        if (c->proto_state && c->state_proto != c->proto) {
+            free(c->proto_state);
+            c->proto_state = NULL;
+        }
+        c->state_proto = c->proto;
     }
     if (c->proto == CP_BINARY && proto_bin_try_command)
         return proto_bin_try_command(c);
@@ -654,7 +807,7 @@ static void conn_drive(struct conn *c)
         case CONN_READ:
             if (c->drained) {
                 c->drained = false;
-                conn_shrink(c);
+                rbuf_give(c);
                 if (!conn_want(c, EV_READ)) {
                     conn_closing(c, "event registration failed");
                     break;
@@ -668,7 +821,7 @@ static void conn_drive(struct conn *c)
             case READ_NONE:
                 if (c->state == CONN_WRITE)
                     break;
-                conn_shrink(c);
+                rbuf_give(c);
                 if (!conn_want(c, EV_READ))
                     conn_closing(c, "event registration failed");
                 else
@@ -780,6 +933,59 @@ static void conn_drive(struct conn *c)
     }
 }
 
+/* --- a whole request in the buffer (UDP) ----------------------------------- */
+
+enum conn_req_end conn_serve_buffer(struct conn *c)
+{
+    for (;;) {
+        switch (c->state) {
+        case CONN_READ:
+        case CONN_PARSE:
+            if (c->rbytes == 0)
+                return REQ_DONE;
+            conn_set_state(c, CONN_PARSE);
+            if (!try_command(c) && c->state == CONN_PARSE)
+                return REQ_CUT_COMMAND;
+            break;
+        case CONN_NREAD:
+            if (!nread_from_buffer(c))
+                return REQ_CUT_VALUE;
+            conn_set_state(c, CONN_PARSE);
+            complete_nread(c);
+            break;
+        case CONN_SWALLOW:
+            /* A refused value: its refusal is answered; what is missing
+             * of it will never come, which is as good as swallowed. */
+            if (!swallow_from_buffer(c))
+                return REQ_DONE;
+            conn_set_state(c, CONN_PARSE);
+            break;
+        case CONN_WRITE:        /* quit, or a refusal that ends the stream */
+        case CONN_CLOSING:
+            return REQ_STOPPED;
+        }
+    }
+}
+
+/* The read buffer stays: a UDP pseudo-connection reads into it again. */
+void conn_request_reset(struct conn *c)
+{
+    if (c->nr_item) {
+        engine->release(c->nr_item);
+        c->nr_item = NULL;
+    }
+    c->nr_left = 0;
+    c->swallow = 0;
+    c->rpos = c->rbytes = 0;
+    c->noreply = false;
+    c->close_reason = NULL;
+    c->after_write = CONN_PARSE;
+    c->proto = settings.protocol == PROTO_ASCII ? CP_TEXT :
+               settings.protocol == PROTO_BINARY ? CP_BINARY : CP_NEGOTIATE;
+    out_reset(c);
+    conn_set_state(c, CONN_READ);
+}
+
 void conn_event(evutil_socket_t fd, short which, void *arg)
 {
     struct conn *c = arg;
@@ -791,7 +997,10 @@ void conn_event(evutil_socket_t fd, short which, void *arg)
 #endif
     if (l)
         live_busy(l, c->id);
-    conn_drive(c);      /* may free c */
+    if (c->udp)
+        udp_drive(c);
+    else
+        conn_drive(c);      /* may free c */
     if (l)
         live_idle(l);
 }

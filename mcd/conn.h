@@ -32,6 +32,10 @@ enum conn_proto { CP_NEGOTIATE, CP_TEXT, CP_BINARY };
 struct thread;
 struct wblock;
 
+#define CONN_IOV_INLINE 16      /* iovecs a reply can use without a block */
+#define CONN_HELD_INLINE 8      /* item references likewise */
+struct udp_state;
+
 /* One reference a connection holds: which item, since when, and the call
  * site that took it (for the admin socket's locked-item dump). */
 struct hold {
@@ -62,7 +66,9 @@ struct conn {
     const char *cmd_key;        /* valid until conn_cmd_end() */
     uint8_t cmd_nkey;
 
-    /* read buffer: valid bytes are rbuf[rpos .. rpos + rbytes) */
+    /* read buffer, from the thread's pool while input is pending (NULL
+     * when idle): valid bytes are rbuf[rpos .. rpos + rbytes) */
+    struct wblock *rblk;
     char *rbuf;
     size_t rsize, rpos, rbytes;
     bool drained;               /* the last read emptied the socket */
@@ -78,14 +84,24 @@ struct conn {
     size_t swallow;
     /* the protocol's per-command scratch (binary header etc.) */
     void *proto_state;
+    enum conn_proto state_proto;    /* the protocol proto_state belongs to */
 
-    /* response chain */
+    /* response chain; the iovec and hold arrays start inline and move to
+     * pool blocks (iov_blk, held_blk) only for replies that need more,
+     * until the reply has left */
     struct iovec *iov;
     int iovcnt, iovcap, iovsent;
     struct hold *held;
     int nheld, heldcap;
+    struct wblock *iov_blk, *held_blk;
     struct wblock *wb_head, *wb_tail;
     size_t out_pending;
+    struct iovec iov_inline[CONN_IOV_INLINE];
+    struct hold held_inline[CONN_HELD_INLINE];
+
+    /* Set on a worker's UDP pseudo-connection (udp.h): each datagram is a
+     * whole request, served from rbuf and answered to its source. */
+    struct udp_state *udp;
 
     const char *close_reason;   /* static text, set when closing starts */
     rel_time_t write_progress;  /* last time a blocked write moved */
@@ -123,8 +139,34 @@ void conn_cmd_begin(struct conn *c, enum cmd_id id, const char *key, size_t nkey
 void conn_cmd_end(struct conn *c);
 const char *conn_state_name(enum conn_state s);
 
+static inline bool conn_is_udp(const struct conn *c)
+{
+    return c->udp != NULL;
+}
+
 /* Owner thread only. */
 struct conn *conn_new(int fd, struct thread *thr, bool is_unix);
+/* A UDP pseudo-connection on fd with a read buffer of rsize bytes; it
+ * takes u (freed with it). Not counted as a client connection. */
+struct conn *conn_new_udp(int fd, struct thread *thr, size_t rsize,
+                          struct udp_state *u);
+/* Watch the socket for flags (EV_READ or EV_WRITE) instead. */
+bool conn_want(struct conn *c, short flags);
+
+/* How serving a buffer that holds a whole request ended. */
+enum conn_req_end {
+    REQ_DONE,           /* every command in it was served */
+    REQ_CUT_COMMAND,    /* it ends inside a command line or binary header */
+    REQ_CUT_VALUE,      /* it ends inside a storage command's value */
+    REQ_STOPPED,        /* a command ended the request (quit, a refusal) */
+};
+/* Serve every command in rbuf without touching the socket: for a
+ * transport (UDP) where the buffer is the whole request. Replies wait on
+ * the response chain for the caller to send. */
+enum conn_req_end conn_serve_buffer(struct conn *c);
+/* Forget the request: release its references, its response chain and a
+ * value being read, and wait for the next one as a fresh connection. */
+void conn_request_reset(struct conn *c);
 void conn_close(struct conn *c);
 void conn_event(evutil_socket_t fd, short which, void *arg);
 void conn_setup(void);

@@ -26,13 +26,21 @@
 #include "stats_text.h"
 
 #define RING 8
-#define NOTE_LEN 96
+#define NOTE_KEY 80
 #define MAX_RINGS 256
+
+/* Noted on the data path, so kept cheap: the command's static name and the
+ * key's raw bytes; they are made printable only when a crash writes them. */
+struct note {
+    const char *cmd;
+    uint8_t nkey;
+    char key[NOTE_KEY];
+};
 
 struct ring {
     int index;
     unsigned next;
-    char note[RING][NOTE_LEN];
+    struct note note[RING];
 };
 
 static char crash_path[512];
@@ -110,12 +118,22 @@ static void write_report(int fd, int sig, siginfo_t *si)
         out_u64(fd, (uint64_t)g->index, 10);
         out(fd, ":\n");
         for (unsigned i = 0; i < RING; i++) {
-            const char *note = g->note[(g->next + i) % RING];
-            if (!note[0])
+            const struct note *note = &g->note[(g->next + i) % RING];
+            const char *cmd = note->cmd;
+            if (!cmd)
                 continue;
+            char line[NOTE_KEY + 4];
+            size_t len = 0;
+            unsigned nk = note->nkey < NOTE_KEY ? note->nkey : NOTE_KEY;
+            if (nk)
+                line[len++] = ' ';
+            for (unsigned k = 0; k < nk; k++)     /* keep the file printable */
+                line[len++] = (note->key[k] >= 0x20 && note->key[k] < 0x7f) ? note->key[k] : '?';
+            line[len++] = '\n';
+            line[len] = '\0';
             out(fd, "  ");
-            out(fd, note);
-            out(fd, "\n");
+            out(fd, cmd);
+            out(fd, line);
         }
     }
 
@@ -210,18 +228,10 @@ void crash_note(const char *cmd, const char *key, size_t nkey)
     struct ring *g = my_ring;
     if (!g)
         return;
-    char *n = g->note[g->next % RING];
-    size_t cl = strlen(cmd);
-    if (cl > 16)
-        cl = 16;
-    memcpy(n, cmd, cl);
-    size_t len = cl;
-    if (key && nkey) {
-        size_t kl = nkey < NOTE_LEN - cl - 2 ? nkey : NOTE_LEN - cl - 2;
-        n[len++] = ' ';
-        for (size_t i = 0; i < kl; i++)     /* keep the file printable */
-            n[len++] = (key[i] >= 0x20 && key[i] < 0x7f) ? key[i] : '?';
-    }
-    n[len] = '\0';
+    struct note *n = &g->note[g->next % RING];
+    size_t kl = key ? (nkey < NOTE_KEY ? nkey : NOTE_KEY) : 0;
+    n->cmd = cmd;
+    n->nkey = (uint8_t)kl;
+    memcpy(n->key, key ? key : "", kl);
     g->next++;
 }

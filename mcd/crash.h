@@ -12,7 +12,8 @@
 void crash_setup(const char *path);
 /* Each worker registers a ring of its last commands, shown in the file. */
 void crash_thread_register(int index);
-/* Note a command on the calling worker's ring (cheap: one short copy). */
+/* Note a command on the calling worker's ring (cheap: one short copy).
+ * cmd must be a static string: only the pointer is kept. */
 void crash_note(const char *cmd, const char *key, size_t nkey);
 
 #endif /* MCD_CRASH_H */

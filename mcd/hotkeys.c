@@ -22,29 +22,28 @@ void hotkeys_thread_register(void)
 static void table_add(struct hk_table *t, uint32_t hv, const char *key, size_t nkey,
                       uint64_t w)
 {
-    int min = 0;
     for (int i = 0; i < t->n; i++) {
-        struct hk_entry *e = &t->e[i];
-        if (e->hash == hv && e->nkey == nkey && memcmp(e->key, key, nkey) == 0) {
-            e->count += w;
+        if (t->hash[i] == hv && t->nkey[i] == nkey && memcmp(t->key[i], key, nkey) == 0) {
+            t->count[i] += w;
             return;
         }
-        if (e->count < t->e[min].count)
-            min = i;
     }
-    struct hk_entry *e;
+    int slot;
     uint64_t base = 0;
     if (t->n < HK_K) {
-        e = &t->e[t->n++];
+        slot = t->n++;
     } else {
-        e = &t->e[min];
-        base = e->count;
+        slot = 0;
+        for (int i = 1; i < HK_K; i++)
+            if (t->count[i] < t->count[slot])
+                slot = i;
+        base = t->count[slot];
     }
-    e->hash = hv;
-    e->nkey = (uint8_t)nkey;
-    memcpy(e->key, key, nkey);
-    e->count = base + w;
-    e->err = base;
+    t->hash[slot] = hv;
+    t->nkey[slot] = (uint8_t)nkey;
+    memcpy(t->key[slot], key, nkey);
+    t->count[slot] = base + w;
+    t->err[slot] = base;
 }
 
 void hk_record(struct hotkeys *h, const char *key, size_t nkey, size_t bytes)

@@ -1,6 +1,6 @@
 /*
  * hotkeys.h - the hottest keys, by requests and by bytes sent, estimated
- * from a 1-in-16 sample with the space-saving algorithm in fixed memory:
+ * from a 1-in-64 sample with the space-saving algorithm in fixed memory:
  * each worker keeps its own two tables (no lock, no allocation); the admin
  * thread merges copies made on each worker (thread_call).
  */
@@ -12,18 +12,16 @@
 #include <stdint.h>
 
 #define HK_K 64
-#define HK_SAMPLE 16
+#define HK_SAMPLE 64
 
-struct hk_entry {
-    uint32_t hash;
-    uint8_t nkey;
-    char key[250];
-    uint64_t count;     /* estimated weight (sampled units) */
-    uint64_t err;       /* over-estimate bound from space-saving */
-};
-
+/* Columns, not rows: a sampled lookup scans the 64 hashes (four cache
+ * lines), and the counts only when it must pick an entry to replace. */
 struct hk_table {
-    struct hk_entry e[HK_K];
+    uint32_t hash[HK_K];
+    uint64_t count[HK_K];   /* estimated weight (sampled units) */
+    uint64_t err[HK_K];     /* over-estimate bound from space-saving */
+    uint8_t nkey[HK_K];
+    char key[HK_K][250];
     int n;
 };
 

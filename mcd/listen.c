@@ -5,6 +5,9 @@
  * connections" line and closed at once (memcached's maxconns_fast), and the
  * refusal is counted. When the process runs out of descriptors, accepting
  * pauses for a short while instead of spinning on the error.
+ *
+ * With -U, every -l address also gets a UDP socket, which is not watched
+ * here: it goes to the workers, each of which serves it (udp.h).
  */
 #include "listen.h"
 
@@ -25,6 +28,7 @@
 #include "latency.h"
 #include "settings.h"
 #include "thread.h"
+#include "udp.h"
 
 #define MAX_LISTENERS 32
 
@@ -178,12 +182,14 @@ static int listen_unix(struct event_base *base, const char *path)
     return add_listener(base, fd, true);
 }
 
-/* One -l element: "host", "host:port", "[v6]:port" or "[v6]". */
-static int listen_tcp(struct event_base *base, const char *spec)
+/* One -l element: "host", "host:port", "[v6]:port" or "[v6]". A port in
+ * the element overrides -p, and -U too (memcached binds both there). */
+static int listen_inet(struct event_base *base, const char *spec, bool udp)
 {
+    const char *kind = udp ? "udp" : "tcp";
     char host[256] = "";
     char port[16];
-    snprintf(port, sizeof(port), "%d", settings.port);
+    snprintf(port, sizeof(port), "%d", udp ? settings.udpport : settings.port);
     if (spec) {
         const char *p = spec;
         if (*p == '[') {
@@ -212,7 +218,7 @@ static int listen_tcp(struct event_base *base, const char *spec)
     struct addrinfo hints = {
         .ai_flags = AI_PASSIVE | AI_ADDRCONFIG,
         .ai_family = AF_UNSPEC,
-        .ai_socktype = SOCK_STREAM,
+        .ai_socktype = udp ? SOCK_DGRAM : SOCK_STREAM,
     }, *res;
     int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
     if (rc != 0) {
@@ -227,24 +233,34 @@ static int listen_tcp(struct event_base *base, const char *spec)
         if (fd < 0)
             continue;
         int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        /* Only for TCP's TIME_WAIT: on UDP it would let a second server
+         * bind the same port and take half the datagrams. */
+        if (!udp)
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (ai->ai_family == AF_INET6)
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
-            listen(fd, settings.backlog) != 0) {
-            fprintf(stderr, "mcd: cannot listen on %s port %s: %s\n",
-                    host[0] ? host : "*", port, strerror(errno));
+            (!udp && listen(fd, settings.backlog) != 0)) {
+            fprintf(stderr, "mcd: cannot listen on %s %s port %s: %s\n",
+                    host[0] ? host : "*", kind, port, strerror(errno));
             close(fd);
             freeaddrinfo(res);
             return -1;
         }
-        if (add_listener(base, fd, false) != 0) {
+        if (udp) {
+            udp_socket_tune(fd);
+            if (!thread_dispatch_udp(fd)) {
+                fprintf(stderr, "mcd: cannot hand the udp socket to the workers\n");
+                freeaddrinfo(res);
+                return -1;
+            }
+        } else if (add_listener(base, fd, false) != 0) {
             freeaddrinfo(res);
             return -1;
         }
         opened++;
         if (__atomic_load_n(&settings.verbose, __ATOMIC_RELAXED))
-            fprintf(stderr, "mcd: listening on %s port %s\n", host[0] ? host : "*", port);
+            fprintf(stderr, "mcd: listening on %s %s port %s\n", host[0] ? host : "*", kind, port);
     }
     freeaddrinfo(res);
     if (!opened) {
@@ -254,29 +270,38 @@ static int listen_tcp(struct event_base *base, const char *spec)
     return 0;
 }
 
-int listen_setup(struct event_base *base)
+/* Every -l element (or all addresses without -l), for TCP or UDP. */
+static int listen_all(struct event_base *base, bool udp)
 {
-    resume_ev = evtimer_new(base, resume_accept, NULL);
-    if (!resume_ev)
-        return -1;
-    if (settings.socketpath)
-        return listen_unix(base, settings.socketpath);
-    if (settings.port == 0)
-        return 0;
     if (settings.nlisten == 0)
-        return listen_tcp(base, NULL);
+        return listen_inet(base, NULL, udp);
     for (int i = 0; i < settings.nlisten; i++) {
         char *list = strdup(settings.listen[i]), *save = NULL;
         if (!list)
             return -1;
         for (char *a = strtok_r(list, ",; ", &save); a; a = strtok_r(NULL, ",; ", &save)) {
-            if (listen_tcp(base, a) != 0) {
+            if (listen_inet(base, a, udp) != 0) {
                 free(list);
                 return -1;
             }
         }
         free(list);
     }
+    return 0;
+}
+
+int listen_setup(struct event_base *base)
+{
+    resume_ev = evtimer_new(base, resume_accept, NULL);
+    if (!resume_ev)
+        return -1;
+    /* As memcached: a unix socket replaces both TCP and UDP. */
+    if (settings.socketpath)
+        return listen_unix(base, settings.socketpath);
+    if (settings.port != 0 && listen_all(base, false) != 0)
+        return -1;
+    if (settings.udpport != 0 && listen_all(base, true) != 0)
+        return -1;
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /*
  * listen.h - the listening sockets (TCP from -p/-l, or the unix socket -s)
- * and the accept loop that hands connections to the workers.
+ * and the accept loop that hands connections to the workers; with -U, the
+ * UDP sockets on the same addresses, handed to every worker (udp.h).
  */
 #ifndef MCD_LISTEN_H
 #define MCD_LISTEN_H

@@ -167,6 +167,12 @@ static bool metadump_row(const struct engine_item_info *i, void *ctx)
 static void crawler_metadump(struct conn *c, const struct token *arg)
 {
     struct metadump m = { .c = c };
+    if (conn_is_udp(c)) {
+        /* memcached 1.6.18 gives no answer over UDP either: a listing can
+         * take more datagrams than UDP would deliver. */
+        err_raise(ERR_UDP_METADUMP, c->id);
+        return;
+    }
     if (!settings.dump_enabled) {
         conn_error(c, ERR_METADUMP_DISABLED);
         return;

@@ -52,7 +52,7 @@ void settings_usage(void)
 {
     printf("mcd " MCD_VERSION ", a memcached-compatible cache server whose inside can be seen\n"
 "-p, --port=<num>          TCP port to listen on (default: 11211, 0 = off)\n"
-"-U, --udp-port=<num>      UDP port (only 0, off, is supported)\n"
+"-U, --udp-port=<num>      UDP port to listen on (default: 0, off)\n"
 "-s, --unix-socket=<file>  UNIX socket to listen on (disables network support)\n"
 "-a, --unix-mask=<mask>    access mask for UNIX socket, in octal (default: 700)\n"
 "-A, --enable-shutdown     enable ascii \"shutdown\" command\n"
@@ -316,8 +316,6 @@ int settings_parse(struct settings *s, int argc, char **argv)
         case 'U':
             if (!parse_int(optarg, 0, 65535, &s->udpport))
                 USAGE_FAIL("-U: '%s' is not a port number", optarg);
-            if (s->udpport != 0)
-                USAGE_FAIL("-U %d: UDP is not supported by mcd; use -U 0", s->udpport);
             break;
         case 's': s->socketpath = optarg; break;
         case 'a': {

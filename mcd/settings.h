@@ -20,7 +20,7 @@ enum proto_choice { PROTO_AUTO, PROTO_ASCII, PROTO_BINARY };
 
 struct settings {
     int port;                   /* -p */
-    int udpport;                /* -U (only 0 is supported) */
+    int udpport;                /* -U, 0 = no UDP */
     const char *listen[MAX_LISTEN]; /* -l, each may hold a comma list */
     int nlisten;
     const char *socketpath;     /* -s */

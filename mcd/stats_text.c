@@ -164,6 +164,8 @@ static void stats_settings(const struct emitter *c)
     stat_fmt(c, "growth_factor", "%.2f", settings.factor);
     stat_u64(c, "chunk_size", (uint64_t)settings.chunk_size);
     stat_u64(c, "num_threads", (uint64_t)settings.num_threads);
+    /* every worker serves each UDP socket, as memcached's default */
+    stat_u64(c, "num_threads_per_udp", (uint64_t)settings.num_threads);
     stat_fmt(c, "stat_key_prefix", "%c", settings.prefix_delimiter);
     stat_str(c, "detail_enabled",
                    __atomic_load_n(&prefix_enabled, __ATOMIC_RELAXED) ? "yes" : "no");

@@ -4,7 +4,8 @@
  * The listener pushes an accepted socket on the chosen worker's queue and
  * writes one byte to the worker's notify pipe; the worker wakes, drains the
  * queue and creates the connections on its own event_base. A byte 'q' asks
- * the worker to close its connections and leave its loop.
+ * the worker to close its connections and leave its loop. A UDP socket
+ * takes the same path once per worker, each with its own dup() of it.
  */
 #include "history.h"
 #include "thread.h"
@@ -25,10 +26,12 @@
 #include "live.h"
 #include "settings.h"
 #include "stats.h"
+#include "udp.h"
 
 struct pending {
     int fd;
     bool is_unix;
+    bool is_udp;        /* a UDP socket to serve, not a client */
     struct pending *next;
 };
 
@@ -47,7 +50,9 @@ static void close_idle(struct thread *t)
     struct conn *c = t->conns;
     while (c) {
         struct conn *next = c->next;
-        if (settings.idle_timeout > 0 && c->state == CONN_READ && c->rbytes == 0 &&
+        if (conn_is_udp(c)) {
+            /* never idle, and never waits on a client to read */
+        } else if (settings.idle_timeout > 0 && c->state == CONN_READ && c->rbytes == 0 &&
             now - c->last_cmd > (rel_time_t)settings.idle_timeout) {
             err_raise(ERR_IDLE_TIMEOUT, c->id);
             c->close_reason = "idle timeout";
@@ -155,7 +160,9 @@ static void thread_notify(evutil_socket_t fd, short which, void *arg)
     pthread_mutex_unlock(&t->lock);
     while (p) {
         struct pending *next = p->next;
-        if (!conn_new(p->fd, t, p->is_unix)) {
+        if (p->is_udp) {
+            udp_attach(p->fd, t);
+        } else if (!conn_new(p->fd, t, p->is_unix)) {
             close(p->fd);
             conn_count_closed();
         }
@@ -246,7 +253,8 @@ void threads_stop(void)
         while (p) {
             struct pending *next = p->next;
             close(p->fd);
-            conn_count_closed();
+            if (!p->is_udp)
+                conn_count_closed();
             free(p);
             p = next;
         }
@@ -258,14 +266,14 @@ void threads_stop(void)
     nthreads = 0;
 }
 
-bool thread_dispatch(int fd, bool is_unix)
+static bool dispatch_to(struct thread *t, int fd, bool is_unix, bool is_udp)
 {
-    struct thread *t = &threads[next_thread++ % (unsigned)nthreads];
     struct pending *p = err_inject(ERR_THREAD_HANDOFF) ? NULL : malloc(sizeof(*p));
     if (!p)
         return false;
     p->fd = fd;
     p->is_unix = is_unix;
+    p->is_udp = is_udp;
     pthread_mutex_lock(&t->lock);
     p->next = t->queue;
     t->queue = p;
@@ -276,6 +284,27 @@ bool thread_dispatch(int fd, bool is_unix)
     if (write(t->notify_wr, "c", 1) != 1 && errno != EAGAIN)
         err_raise(ERR_THREAD_HANDOFF, 0);
     return true;
+}
+
+bool thread_dispatch(int fd, bool is_unix)
+{
+    return dispatch_to(&threads[next_thread++ % (unsigned)nthreads], fd, is_unix, false);
+}
+
+bool thread_dispatch_udp(int fd)
+{
+    int served = 0;
+    for (int i = 0; i < nthreads; i++) {
+        int mine = i == nthreads - 1 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        if (mine < 0 || !dispatch_to(&threads[i], mine, false, true)) {
+            err_raise(ERR_THREAD_HANDOFF, 0);
+            if (mine >= 0)
+                close(mine);
+            continue;
+        }
+        served++;
+    }
+    return served > 0;
 }
 
 void threads_each_conn(void (*fn)(struct conn *c, void *ctx), void *ctx)

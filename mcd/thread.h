@@ -1,7 +1,7 @@
 /*
  * thread.h - worker threads. Each worker runs its own event_base; the
  * listener hands accepted sockets to them round-robin through a queue and a
- * notify pipe.
+ * notify pipe, and each UDP socket to all of them (udp.h).
  */
 #ifndef MCD_THREAD_H
 #define MCD_THREAD_H
@@ -51,6 +51,9 @@ int threads_start(int n);
 void threads_stop(void);
 /* Hand an accepted socket to the next worker; false if that failed. */
 bool thread_dispatch(int fd, bool is_unix);
+/* Hand a UDP socket to every worker (each gets its own dup, the last the
+ * socket itself); false if no worker got it. */
+bool thread_dispatch_udp(int fd);
 /*
  * Run fn(t, arg) on worker t's own thread, between events, and wait for it.
  * That is how the admin thread reads connection state without the data

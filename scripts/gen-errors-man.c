@@ -91,7 +91,7 @@ int main(int argc, char **argv)
            ".PP\n"
            "Codes are never reused: 1xxx text protocol, 2xxx storage and memory,\n"
            "3xxx binary protocol, 4xxx meta protocol, 5xxx admin socket, 6xxx\n"
-           "connections, threads and the event loop.\n"
+           "connections, threads and the event loop, 7xxx the UDP transport.\n"
            ".PP\n"
            "Test builds can make any site fail on purpose with\n"
            "\\fB\\-o fault=NAME:N\\fR (every Nth time) or \\fB\\-o fault=NAME:0:PCT\\fR.\n");

@@ -9,7 +9,8 @@ shorter run per server counts its syscalls (perf tracepoints, or strace -c).
 The memory checks fill fresh servers with a pipelined loader. Medians of
 the rounds go to a Markdown report on stdout and in bench/results/latest.md.
 
-Environment: BENCH_QUICK=1 (1 round of 3 s), BENCH_ROUNDS=N, BENCH_ONLY=TEXT
+Environment: BENCH_QUICK=1 (1 round of 3 s), BENCH_ROUNDS=N, BENCH_SET=more
+(only the big multi-get of make bench-more), BENCH_ONLY=TEXT
 (only the workloads whose name holds TEXT), MCD_BIN, MEMCACHED_BIN,
 MEMASLAP_BIN, BENCH_KEYFIX (the LD_PRELOAD shim; empty to send memaslap's
 raw keys), BENCH_OUT (report path).
@@ -34,6 +35,7 @@ from servers import Server, HOST  # noqa: E402
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS") or (1 if QUICK else 5))
+MORE_KEYS = 600          # make bench-more: keys per multi-get
 ONLY = os.environ.get("BENCH_ONLY", "")   # run only workloads whose name holds this
 SECS = 3 if QUICK else 10
 SYS_SECS = 2 if QUICK else 4
@@ -73,6 +75,13 @@ def workloads(cfgdir):
         # memaslap -F: key and value sizes (min max proportion), then
         # commands (0 = set, 1 = get, proportion).
         f.write("key\n64 64 1\nvalue\n1024 1024 1\ncmd\n0 0.5\n1 0.5\n")
+    if os.environ.get("BENCH_SET") == "more":
+        # make bench-more: replies of more than IOV_MAX pieces, where MSG_MORE
+        # can let a call's last packet carry the next call's first bytes.
+        return [
+            Workload("text %d-key multiget 90/10, 100 B, 8 conns" % MORE_KEYS,
+                     ["-X", "100", "-d", str(MORE_KEYS)], conns=8),
+        ]
     return [
         Workload("text get/set 90/10, 100 B, 32 conns", ["-X", "100"]),
         Workload("binary get/set 90/10, 100 B, 32 conns", ["-X", "100", "-B"]),
@@ -114,16 +123,18 @@ def memaslap(port, args, secs):
 
 def timed_run(srv, args, secs):
     """ops/s and server CPU µs/op of one run, or an error."""
-    cpu0 = srv.cpu_seconds()
+    u0, s0 = srv.cpu_split()
     t0 = time.monotonic()
     ops, err = memaslap(srv.port, args, secs)
     wall = time.monotonic() - t0
-    cpu = srv.cpu_seconds() - cpu0
+    u1, s1 = srv.cpu_split()
+    cpu = (u1 - u0) + (s1 - s0)
     if not srv.alive():
         err = "server died"
     if err:
         return {"err": err}
-    return {"ops_s": ops / secs, "cpu_us": cpu * 1e6 / ops, "ops": ops, "wall": wall}
+    return {"ops_s": ops / secs, "cpu_us": cpu * 1e6 / ops, "ops": ops, "wall": wall,
+            "user_share": (u1 - u0) / cpu if cpu > 0 else 0.0}
 
 
 def perf_works():
@@ -138,7 +149,8 @@ def perf_works():
 def count_syscalls(srv, args, use_perf):
     """Run memaslap once under a syscall counter: (total, {name: n}, ops)."""
     if use_perf:
-        events = ["raw_syscalls:sys_enter"] + ["syscalls:sys_enter_" + s for s in SYSCALLS]
+        events = (["raw_syscalls:sys_enter"] + ["syscalls:sys_enter_" + s for s in SYSCALLS] +
+                  ["net:net_dev_xmit"])
         cmd = ["perf", "stat", "-x,", "-p", str(srv.pid), "-e", ",".join(events)]
     else:
         cmd = ["strace", "-c", "-f", "-q", "-p", str(srv.pid)]
@@ -169,6 +181,8 @@ def count_syscalls(srv, args, use_perf):
             ev, n = cols[2], int(cols[0])
             if ev == "raw_syscalls:sys_enter":
                 total = n
+            elif ev == "net:net_dev_xmit":
+                per["packets"] = n
             elif n:
                 per[ev.replace("syscalls:sys_enter_", "")] = n
     else:
@@ -183,9 +197,9 @@ def count_syscalls(srv, args, use_perf):
 
 def run_workload(w, log):
     res = {"mcd": [], "memcached": [], "sys": {}}
-    mcd = Server("mcd", MCD_BIN, w.flags, log)
+    mcd = Server("mcd", RUN_BIN["mcd"], w.flags, log)
     live.append(mcd)
-    mc = Server("memcached", MEMCACHED_BIN, w.flags, log)
+    mc = Server("memcached", RUN_BIN["memcached"], w.flags, log)
     live.append(mc)
     pair = [("mcd", mcd), ("memcached", mc)]
     try:
@@ -203,7 +217,9 @@ def run_workload(w, log):
             got = count_syscalls(srv, w.args, USE_PERF)
             if got and got[2]:
                 total, per, ops = got
+                pk = per.pop("packets", None)
                 res["sys"][name] = {"per_op": total / ops,
+                                    "packets": pk / ops if pk is not None else None,
                                     "top": {k: v / ops for k, v in per.items()}}
                 say("  syscalls  %-9s %.2f/op %s" % (name, total / ops, fmt_top(res["sys"][name]["top"])))
     finally:
@@ -245,7 +261,7 @@ def memory_checks(log):
     rows = []
     for size, n in ((100, 100000 if QUICK else 400000), (2048, 50000 if QUICK else 200000)):
         got = {}
-        for name, binary in (("mcd", MCD_BIN), ("memcached", MEMCACHED_BIN)):
+        for name, binary in (("mcd", RUN_BIN["mcd"]), ("memcached", RUN_BIN["memcached"])):
             srv = Server(name, binary, BASE_FLAGS, log)
             live.append(srv)
             try:
@@ -265,7 +281,7 @@ def memory_checks(log):
                      got["mcd"], got["memcached"]))
     n = 400000 if QUICK else 1500000
     got = {}
-    for name, binary in (("mcd", MCD_BIN), ("memcached", MEMCACHED_BIN)):
+    for name, binary in (("mcd", RUN_BIN["mcd"]), ("memcached", RUN_BIN["memcached"])):
         srv = Server(name, binary, BASE_FLAGS + ["-m", "64"], log)
         live.append(srv)
         try:
@@ -340,15 +356,16 @@ def report(results, mem, started, load_start):
              % ("perf stat tracepoints" if USE_PERF else "strace -c -f", SYS_SECS))
     L.append("")
     L.append("| workload | mcd ops/s | memcached ops/s | ratio | mcd CPU µs/op | "
-             "memcached CPU µs/op | ratio | paired CPU ratio | syscalls/req ratio |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+             "memcached CPU µs/op | ratio | paired CPU ratio | syscalls/req ratio | mcd user share |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for w, res in results:
         a_ops, b_ops = median_of(res["mcd"], "ops_s"), median_of(res["memcached"], "ops_s")
         a_cpu, b_cpu = median_of(res["mcd"], "cpu_us"), median_of(res["memcached"], "cpu_us")
         sa, sb = res["sys"].get("mcd"), res["sys"].get("memcached")
         err = "n/a (error)"
         pc = paired_ratio(res, "cpu_us")
-        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        us = median_of(res["mcd"], "user_share")
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             w.name,
             "%.0f" % a_ops if a_ops is not None else err,
             "%.0f" % b_ops if b_ops is not None else err,
@@ -357,12 +374,14 @@ def report(results, mem, started, load_start):
             "%.2f" % b_cpu if b_cpu is not None else err,
             r2(a_cpu, b_cpu),
             "%.2f" % pc if pc is not None else "n/a",
-            r2(sa["per_op"], sb["per_op"]) if sa and sb else "n/a"))
+            r2(sa["per_op"], sb["per_op"]) if sa and sb else "n/a",
+            "%.2f" % us if us is not None else "n/a"))
     L.append("")
     L.append("Ratios are mcd / memcached. Throughput: higher is better; CPU and syscalls: "
              "lower is better. Multiget ops count keys, as memaslap does. The paired "
              "CPU ratio is the median of each round's own ratio (its two runs are "
-             "back to back).")
+             "back to back). User share: the part of mcd's CPU time spent in user "
+             "space (utime / (utime + stime)).")
     L.append("")
     fails = [(w, name, x["err"]) for w, res in results for name in ("mcd", "memcached")
              for x in res[name] if "err" in x]
@@ -374,13 +393,20 @@ def report(results, mem, started, load_start):
         L.append("")
     L.append("## Syscalls per request")
     L.append("")
-    L.append("| workload | mcd /op | memcached /op | mcd breakdown | memcached breakdown |")
-    L.append("|---|---:|---:|---|---|")
+    L.append("Packets: loopback transmissions (perf's net:net_dev_xmit) made in the "
+             "server's own threads, per request.")
+    L.append("")
+    L.append("| workload | mcd /op | memcached /op | mcd breakdown | memcached breakdown | "
+             "mcd packets/op | memcached packets/op |")
+    L.append("|---|---:|---:|---|---|---:|---:|")
+
+    def pk(x):
+        return "%.3f" % x["packets"] if x and x.get("packets") is not None else "n/a"
     for w, res in results:
         sa, sb = res["sys"].get("mcd"), res["sys"].get("memcached")
-        L.append("| %s | %s | %s | %s | %s |" % (
+        L.append("| %s | %s | %s | %s | %s | %s | %s |" % (
             w.name, "%.2f" % sa["per_op"] if sa else "n/a", "%.2f" % sb["per_op"] if sb else "n/a",
-            fmt_top(sa["top"]) if sa else "", fmt_top(sb["top"]) if sb else ""))
+            fmt_top(sa["top"]) if sa else "", fmt_top(sb["top"]) if sb else "", pk(sa), pk(sb)))
     L.append("")
     L.append("## Memory")
     L.append("")
@@ -400,6 +426,7 @@ def report(results, mem, started, load_start):
 
 
 USE_PERF = False
+RUN_BIN = {}               # private copies of both binaries, taken at the start
 
 
 def main():
@@ -416,14 +443,20 @@ def main():
     started = datetime.datetime.now().astimezone()
     load_start = machine()[3]
     tmp = tempfile.mkdtemp(prefix="mcd-bench-")
+    # Run copies: a rebuild during the run must not change what is measured.
+    for name, path in (("mcd", MCD_BIN), ("memcached", MEMCACHED_BIN)):
+        RUN_BIN[name] = os.path.join(tmp, name + "-" + os.path.basename(path))
+        shutil.copy2(path, RUN_BIN[name])
     results = []
     for w in workloads(tmp):
         if ONLY and ONLY not in w.name:
             continue
         say("== %s" % w.name)
         results.append((w, run_workload(w, tmp)))
-    say("== memory")
-    mem = memory_checks(tmp)
+    mem = []
+    if not ONLY and not os.environ.get("BENCH_SET"):
+        say("== memory")
+        mem = memory_checks(tmp)
     text = report(results, mem, started, load_start)
     print(text)
     os.makedirs(os.path.dirname(OUT), exist_ok=True)

@@ -92,6 +92,12 @@ class Server:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLK_TCK   # fields 14, 15
 
+    def cpu_split(self):
+        """(utime, stime) in seconds, every thread so far."""
+        with open("/proc/%d/stat" % self.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
     def rss_bytes(self):
         with open("/proc/%d/status" % self.pid) as f:
             for line in f:

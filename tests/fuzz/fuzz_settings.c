@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(s.num_threads >= 1 && s.num_threads <= 256);
         CHECK(s.nlisten >= 0 && s.nlisten <= MAX_LISTEN);
         CHECK(s.port >= 0 && s.port <= 65535);
-        CHECK(s.udpport == 0);
+        CHECK(s.udpport >= 0 && s.udpport <= 65535);
         CHECK(s.hashpower_init == 0 || (s.hashpower_init >= 12 && s.hashpower_init <= 32));
         CHECK(s.reqs_per_event >= 1 && s.maxconns >= 1 && s.backlog >= 1);
         CHECK(s.engine && s.engine[0]);   /* a name or a .so path, judged at load */

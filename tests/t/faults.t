@@ -84,6 +84,35 @@ SKIP: {
     mem_get_is($srv->new_sock, 'keep', 'me', 'read buffer: stored data intact');
 }
 
+# --- no read buffer for a connection with input (every 2nd take fails) ------
+{
+    my $srv = new_server('-o', 'fault=ERR_RBUF_BLOCK:2');
+    my $keeper;
+    for (1 .. 10) {
+        $keeper = eval { my $c = $srv->new_sock; (send_recv($c, "set kept 0 0 2\r\nok\r\n") // "") eq "STORED\r\n" ? $c : undef };
+        last if $keeper;
+    }
+    ok($keeper, 'no read buffer: a connection that got one stores');
+    my ($told, $served, $eof) = (0, 0, 0);
+    for (1 .. 6) {
+        my $c = eval { $srv->new_sock } or next;
+        my $r = eval { send_recv($c, "version\r\n") } // '';
+        if ($r =~ /^SERVER_ERROR out of memory reading request: no read buffer \[E6025\]/) {
+            $told++;
+            $eof++ if expect_eof($c);
+        } elsif ($r =~ /^VERSION/) {
+            $served++;
+        }
+        close $c;
+    }
+    ok($told >= 1, "no read buffer: $told of 6 clients told with E6025");
+    is($eof, $told, 'no read buffer: each of them closed');
+    ok($served >= 1, "no read buffer: $served of 6 served");
+    my $n;
+    for (1 .. 10) { $n = eval { count($srv, 6025) }; last if defined $n }
+    ok(defined $n && $n >= $told, 'no read buffer: E6025 counted (' . ($n // 'n/a') . ')');
+}
+
 # --- sites that refuse a whole connection ----------------------------------
 # Every 2nd connection fails (the start-up probe's connections count too),
 # so of several connections some must be closed at once and some serve.

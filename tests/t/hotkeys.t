@@ -27,7 +27,7 @@ for my $s (@socks) {
     do { $l = read_line($s) } until !defined $l || $l =~ /^VERSION/;
 }
 my $h = admin_request($path, 'hotkeys 5')->{data};
-is($h->{sample_rate}, 16, 'sampled one in 16');
+is($h->{sample_rate}, 64, 'sampled one in 64');
 is($h->{by_requests}[0]{key}, 'hot', 'the most requested key is first');
 my $est = $h->{by_requests}[0]{requests};
 ok($est > 3000 && $est < 5000, "its request estimate is near 4000 ($est)");

@@ -290,7 +290,7 @@ sub read_until {
         is($rc, 0, 'hotkeys: the server samples them');
         like($out, qr/^By requests:$/m, 'hotkeys: a table by requests');
         like($out, qr/^By value bytes sent:$/m, 'and one by bytes');
-        # sampled 1 in 16: enough lookups of one key make it the hottest
+        # sampled 1 in 64: enough lookups of one key make it the hottest
         set_ok($c, 'hottest', 'h');
         send_bytes($c, "get hottest\r\n" x 2000);
         read_bytes($c, length("VALUE hottest 0 1\r\nh\r\nEND\r\n") * 2000);

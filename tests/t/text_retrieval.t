@@ -139,6 +139,19 @@ $vals = read_multi($sock);
 is_deeply([map { $_->{value} } @$vals], ['v2'], "gat -1 still returns the value");
 mem_get_is($sock, "k2", undef, "gat -1 expired the item");
 
+# --- a reply of more pieces than one sendmsg takes (IOV_MAX) ------------------------
+{
+    # each hit is a header and a value in separate pieces: 1500 hits are
+    # about 3000, sent in several calls that must arrive whole and in order
+    my @k = map { sprintf "iov%04d", $_ } 1 .. 1500;
+    send_bytes($sock, join('', map { "set $_ 0 0 " . length("val-$_") . " noreply\r\nval-$_\r\n" } @k));
+    send_bytes($sock, "get " . join(' ', @k) . "\r\n");
+    my $got = read_multi($sock);
+    is(scalar @$got, 1500, "1500-key multi-get: every value arrives");
+    is_deeply([map { $_->{key} } @$got], \@k, "1500-key multi-get: in request order");
+    is(scalar(grep { $_->{value} ne "val-$_->{key}" } @$got), 0, "1500-key multi-get: every value intact");
+}
+
 # --- malformed gets -----------------------------------------------------------------
 err_like(cmd("get\r\n"), "ERROR", "get without a key");
 err_like(cmd("gets\r\n"), "ERROR", "gets without a key");

@@ -165,7 +165,8 @@ static void test_unknown_and_bad_flags(void **state)
     assert_int_equal(PARSE("stray"), 64);
     assert_int_equal(PARSE("-p", "65536"), 64);
     assert_int_equal(PARSE("-p", "12x"), 64);
-    assert_int_equal(PARSE("-U", "11211"), 64); /* UDP unsupported */
+    assert_int_equal(PARSE("-U", "65536"), 64);
+    assert_int_equal(PARSE("-U", "udp"), 64);
     assert_int_equal(PARSE("-S"), 64);          /* SASL refused */
     assert_int_equal(PARSE("-Z"), 64);          /* TLS refused */
     assert_int_equal(PARSE("-Y", "file"), 64);
@@ -182,6 +183,13 @@ static void test_unknown_and_bad_flags(void **state)
     assert_int_equal(PARSE("-p", "0", "-U", "0", "-t", "256", "-c", "10", "-R", "5",
                            "-b", "64", "-f", "2", "-n", "96", "-a", "600"), -1);
     assert_int_equal(s.port, 0);
+    assert_int_equal(s.udpport, 0);
+    assert_int_equal(PARSE("-U", "11211"), -1);
+    assert_int_equal(s.udpport, 11211);
+    assert_int_equal(PARSE("--udp-port=0"), -1);
+    assert_int_equal(s.udpport, 0);
+    assert_int_equal(PARSE("-p", "0", "-U", "0", "-t", "256", "-c", "10", "-R", "5",
+                           "-b", "64", "-f", "2", "-n", "96", "-a", "600"), -1);
     assert_int_equal(s.num_threads, 256);
     assert_int_equal(s.maxconns, 10);
     assert_int_equal(s.reqs_per_event, 5);

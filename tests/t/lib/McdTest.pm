@@ -22,7 +22,10 @@ package McdTest;
 #                               wait_until(), the start and stop waits and
 #                               the file alarm (default 10 when MCD_BIN
 #                               names a *-valgrind wrapper, else 1); tests
-#                               that push volume scale it down with scale()
+#                               that push volume scale it down themselves
+# UDP: new_server('-U', 'free', ...) picks a free UDP port on each start
+# attempt (as the TCP port is picked); $server->udp_port tells which.
+#
 #   MCD_ENGINE=name|/path.so    storage engine: new_server() adds
 #                               -o engine=... unless the test picks one;
 #                               engine() tells tests which (default slab)
@@ -51,7 +54,7 @@ our @EXPORT = qw(
     external server_bin repo_root run_bin expect_eof set_ok engine
     instrumented under_valgrind
 );
-our @EXPORT_OK = qw(free_port set_timeout slow);
+our @EXPORT_OK = qw(free_port free_udp_port set_timeout slow);
 
 # How much slower than a plain build the server under test runs.
 our $SLOW = $ENV{MCD_TEST_SLOW} || (instrumented() eq 'valgrind' ? 10 : 1);
@@ -140,6 +143,16 @@ sub free_port {
     return $port;
 }
 
+# A UDP port nothing is bound to on 127.0.0.1 right now.
+sub free_udp_port {
+    my $s = IO::Socket::INET->new(
+        LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'udp',
+    ) or die "cannot bind a free udp port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
 sub new_server {
     my (@args) = @_;
 
@@ -174,7 +187,14 @@ sub new_server {
     my $last_err = '';
     for my $try (1 .. 3) {
         my $port = free_port();
-        my @cmd = ($bin, '-p', $port, '-U', '0', '-l', '127.0.0.1', @args);
+        my $udp_port;
+        my @targs = @args;
+        for my $i (0 .. $#targs - 1) {
+            next unless $targs[$i] eq '-U' && $targs[$i + 1] eq 'free';
+            $udp_port = free_udp_port();
+            $targs[$i + 1] = $udp_port;
+        }
+        my @cmd = ($bin, '-p', $port, '-U', '0', '-l', '127.0.0.1', @targs);
         if (is_memcached() && $> == 0 && !grep { $_ eq '-u' } @args) {
             push @cmd, '-u', 'nobody';
         }
@@ -191,6 +211,7 @@ sub new_server {
         }
         my $self = bless {
             host => '127.0.0.1', port => $port, pid => $pid, cmd => \@cmd,
+            udp_port => $udp_port,
             errfile => $errfile, unix_path => $unix_path, owner => $$,
         }, 'McdTest::Server';
         $SERVERS{$pid} = $self;
@@ -526,6 +547,7 @@ our %SERVERS;
 *SERVERS = \%McdTest::SERVERS;
 
 sub port { $_[0]{port} }
+sub udp_port { $_[0]{udp_port} }
 sub pid  { $_[0]{pid} }
 sub host { $_[0]{host} }
 sub unix_path { $_[0]{unix_path} }
