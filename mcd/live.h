@@ -53,8 +53,12 @@ static inline void live_cmd(struct live *l, const char *cmd)
         __atomic_store_n(&l->cmd, cmd, __ATOMIC_RELAXED);
 }
 
+/* Back from an event: also a heartbeat. Without it a thread just back
+ * from a long event showed "stuck, busy 0s" (its last beat was from before
+ * the event) until the loop's next tick. */
 static inline void live_idle(struct live *l)
 {
+    __atomic_store_n(&l->beat, clock_now(), __ATOMIC_RELAXED);
     __atomic_store_n(&l->busy_since, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&l->conn_id, 0, __ATOMIC_RELAXED);
 }

@@ -9,22 +9,16 @@ use warnings;
 use Test::More;
 use IO::Socket::INET;
 use Socket qw(IPPROTO_TCP TCP_NODELAY);
-use POSIX ":sys_wait_h";
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use McdTest timeout => 120;
 
-alarm 120;
-my $bin = $ENV{MCD_BIN} // "mcd/mcd";
+my $bin = server_bin();
 my $mcd = $bin !~ /memcached/;
 
 # --- server -------------------------------------------------------------
-my $probe = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0) or die;
-my $port = $probe->sockport;
-close $probe;
-my @extra = ($> == 0 && !$mcd) ? ('-u', 'nobody') : ();
-my $pid = fork // die;
-if (!$pid) {
-    open STDERR, '>', '/dev/null';
-    exec $bin, '-p', $port, '-U', '0', '-l', '127.0.0.1', @extra or exit 127;
-}
+my $srv = new_server();
+my $port = $srv->port;
 sub connect_ {
     my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or return;
     setsockopt($s, IPPROTO_TCP, TCP_NODELAY, 1);
@@ -439,15 +433,8 @@ if ($mcd) {
 
 # --- fault injection: no memory for the binary state ------------------------
 if ($mcd) {
-    my $fp = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0) or die;
-    my $fport = $fp->sockport;
-    close $fp;
-    my $fpid = fork // die;
-    if (!$fpid) {
-        open STDERR, '>', '/dev/null';
-        exec $bin, '-p', $fport, '-U', '0', '-l', '127.0.0.1',
-             '-o', 'fault=ERR_BIN_STATE_MALLOC:1' or exit 127;
-    }
+    my $fsrv = new_server('-o', 'fault=ERR_BIN_STATE_MALLOC:1');
+    my $fport = $fsrv->port;
     my $f;
     for (1 .. 500) {
         $f = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$fport") and last;
@@ -463,15 +450,11 @@ if ($mcd) {
         $seen = 1 if $line =~ /^STAT E3010:ERR_BIN_STATE_MALLOC [1-9]/;
     }
     ok($seen, 'the failure is counted at its site') or diag "no E3010 in stats errors";
-    kill 'TERM', $fpid;
-    waitpid $fpid, 0;
+    $fsrv->stop;
 }
 
 # --- stop -----------------------------------------------------------------
-kill 'TERM', $pid;
-my $done = 0;
-for (1 .. 250) { if (waitpid($pid, WNOHANG) == $pid) { $done = 1; last } select undef, undef, undef, 0.02 }
-ok($done, 'server exits on SIGTERM');
-is($? >> 8, 0, 'exit status 0') if $done;
-kill 'KILL', $pid unless $done;
+my $st = $srv->stop;
+ok(!$srv->was_killed, 'server exits on SIGTERM');
+is(($st // 0) >> 8, 0, 'exit status 0') unless $srv->was_killed;
 done_testing();

@@ -20,6 +20,7 @@ for my $case ([SIGSEGV, 'SIGSEGV'], [SIGABRT, 'SIGABRT']) {
     my $s = $srv->sock;
     set_ok($s, 'crash:key', 'v');
     is(send_recv($s, "bogus\r\n"), "ERROR\r\n", 'an error to count');
+    $srv->ignore_tsan_races;
     kill $sig, $srv->pid;
     my $st = $srv->wait_exit(10);
     ok(defined $st, "$name: the server died");

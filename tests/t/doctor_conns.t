@@ -43,6 +43,7 @@ SKIP: {
     # The server runs under a hard limit of 64 descriptors and cannot raise
     # it to -c + 64.
     my $bin = server_bin();
+    my $vg = under_valgrind();
     my $wrap = "/tmp/mcd-doctor-prlimit-$$.sh";
     open my $w, '>', $wrap or die $!;
     print $w "#!/bin/sh\nexec $prlimit/prlimit --nofile=64:64 $bin \"\$@\"\n";
@@ -55,8 +56,12 @@ SKIP: {
     is($rc, 1, 'fd limit: exit 1');
     my $f = finding($d, 'fd_limit');
     ok($f, 'fd limit: found') or diag($out);
-    is($f->{subject}{nofile_limit}, 64, 'fd limit: the limit is named');
-    like($f->{title}, qr/\(64\) is below -c 1000/, 'fd limit: against -c');
+    # memcheck keeps a few descriptors of the limit for itself (12 in 3.19)
+    my $want = 64;
+    my $got = $f ? $f->{subject}{nofile_limit} // 0 : 0;
+    $want = $got if $vg && $got >= 32 && $got < 64;
+    is($got, $want, 'fd limit: the limit is named');
+    like($f->{title}, qr/\($want\) is below -c 1000/, 'fd limit: against -c');
     ok((grep { /^E6014 / } @{ $f->{evidence} }), 'fd limit: E6014 is evidence');
 }
 

@@ -66,7 +66,10 @@ my $json = JSON::PP->new->canonical;
     my $sock = "/tmp/mcd-doctor-stall-$$.admin";
     my $srv = new_server('-o', "admin_socket=$sock,fault=ERR_TEST_STALL:1");
     my $s = $srv->sock;
-    send_bytes($s, "get stalled\r\n");          # the worker sleeps 3 s on it
+    # the worker sleeps 3 s on each (under valgrind, where sampling is
+    # slower, three in a row keep it stuck long enough)
+    my $stalls = McdTest::slow() > 1 ? 3 : 1;
+    send_bytes($s, "get stalled\r\n" x $stalls);
     ok(wait_until(sub { admin_request($sock, 'threads')->{data}{stuck} > 0 }, 5),
        'stall: the worker is stuck');
     my ($rc, $d, $out) = doctor($sock, '--interval', '0.1');
@@ -75,6 +78,7 @@ my $json = JSON::PP->new->canonical;
     is($f->{subject}{thread}{name}, 'worker', 'stall: the worker is named');
     like($f->{title}, qr/busy \S+ with 'get'/, 'stall: with its command');
     is(read_line($s, 10), "END\r\n", 'stall: the command completes afterwards');
+    read_line($s, 10) for 2 .. $stalls;
 
     # Spinning cannot be caused on purpose: an idle pair whose maintainer
     # thread gained CPU seconds stands in for it.

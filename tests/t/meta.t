@@ -8,20 +8,14 @@ use strict;
 use warnings;
 use Test::More;
 use IO::Socket::INET;
-use POSIX ":sys_wait_h";
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use McdTest timeout => 60;
 
-alarm 60;
-my $bin = $ENV{MCD_BIN} // "mcd/mcd";
+my $bin = server_bin();
 my $mcd = $bin !~ /memcached/;
-my $probe = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0) or die;
-my $port = $probe->sockport;
-close $probe;
-my @extra = ($> == 0 && !$mcd) ? ('-u', 'nobody') : ();
-my $pid = fork // die;
-if (!$pid) {
-    open STDERR, '>', '/dev/null';
-    exec $bin, '-p', $port, '-U', '0', '-l', '127.0.0.1', @extra or exit 127;
-}
+my $srv = new_server();
+my $port = $srv->port;
 my $s;
 for (1 .. 500) {
     $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") and last;
@@ -249,10 +243,7 @@ is($a->{delete_misses} - $b->{delete_misses}, 1, "md counts delete_misses");
 ok($a->{cmd_set} - $b->{cmd_set} >= 1, "ms counts cmd_set");
 
 close $s;
-kill 'TERM', $pid;
-my $done = 0;
-for (1 .. 250) { if (waitpid($pid, WNOHANG) == $pid) { $done = 1; last } select undef, undef, undef, 0.02 }
-ok($done, "server exits on SIGTERM");
-is($? >> 8, 0, "exit status 0") if $done;
-kill 'KILL', $pid unless $done;
+my $st = $srv->stop;
+ok(!$srv->was_killed, "server exits on SIGTERM");
+is(($st // 0) >> 8, 0, "exit status 0") unless $srv->was_killed;
 done_testing();
