@@ -683,6 +683,12 @@ enum read_result { READ_DATA, READ_NONE, READ_ERROR };
 static enum read_result conn_read(struct conn *c)
 {
     if (!rbuf_take(c)) {
+        /* A client that only hung up needs no buffer and no error. */
+        char b;
+        if (recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
+            c->close_reason = c->close_reason ? c->close_reason : "client closed";
+            return READ_ERROR;
+        }
         conn_error(c, ERR_RBUF_BLOCK);
         conn_close_after_write(c, "no memory for a read buffer");
         return READ_NONE;

@@ -118,6 +118,24 @@ SKIP: {
     ok(defined $n && $n >= $told, 'no read buffer: E6025 counted (' . ($n // 'n/a') . ')');
 }
 
+# --- no read buffer, but the client only hangs up: no error for that -------
+{
+    my $path = "/tmp/mcd-faults-rb-$$.admin";
+    my $srv = new_server('-o', "fault=ERR_RBUF_BLOCK:1,admin_socket=$path");
+    my $before = admin_count($path, 6025) // 0;
+    my $closes = sub {
+        scalar grep { $_->{what} eq 'client closed' }
+            @{ admin_request($path, 'history conn')->{data}{events} };
+    };
+    my $was = $closes->();
+    for (1 .. 5) {
+        my $c = $srv->new_sock;
+        close $c;
+    }
+    ok(wait_until(sub { $closes->() >= $was + 5 }, 10), 'hang-ups without a read buffer: closed as "client closed"');
+    is(admin_count($path, 6025) // 0, $before, 'hang-ups without a read buffer: no E6025 for them');
+}
+
 # --- sites that refuse a whole connection ----------------------------------
 # Every 2nd connection fails (the start-up probe's connections count too),
 # so of several connections some must be closed at once and some serve.
