@@ -778,6 +778,39 @@ static bool nread_from_buffer(struct conn *c)
     return c->nr_left == 0;
 }
 
+/*
+ * Read the rest of a value straight into the item and, in the same call,
+ * whatever follows it into the read buffer, if the connection holds one.
+ * A read that fills less than it was offered emptied the socket, so the
+ * caller waits for the event instead of reading again for an EAGAIN.
+ */
+static ssize_t nread_socket(struct conn *c)
+{
+    struct iovec iov[2] = { { c->nr_dst, c->nr_left } };
+    int niov = 1;
+    if (c->rblk) {
+        if (c->rbytes == 0)
+            c->rpos = 0;
+        size_t room = c->rsize - c->rpos - c->rbytes;
+        if (room > 0) {
+            iov[1] = (struct iovec){ c->rbuf + c->rpos + c->rbytes, room };
+            niov = 2;
+        }
+    }
+    ssize_t n = readv(c->fd, iov, niov);
+    if (n <= 0)
+        return n;
+    size_t got = (size_t)n, offered = iov[0].iov_len + (niov == 2 ? iov[1].iov_len : 0);
+    size_t into_value = got < c->nr_left ? got : c->nr_left;
+    c->nr_dst += into_value;
+    c->nr_left -= into_value;
+    c->rbytes += got - into_value;
+    c->drained = got < offered;
+    __atomic_store_n(&c->bytes_in, c->bytes_in + (uint64_t)got, __ATOMIC_RELAXED);
+    STAT_ADD(bytes_read, (uint64_t)got);
+    return n;
+}
+
 static bool swallow_from_buffer(struct conn *c)
 {
     size_t n = c->rbytes < c->swallow ? c->rbytes : c->swallow;
@@ -875,12 +908,10 @@ static void conn_drive(struct conn *c)
                 break;
             }
             if (c->nr_left > 0) {
-                ssize_t n = read(c->fd, c->nr_dst, c->nr_left);
+                ssize_t n = nread_socket(c);
                 if (n > 0) {
-                    c->nr_dst += n;
-                    c->nr_left -= (size_t)n;
-                    __atomic_store_n(&c->bytes_in, c->bytes_in + (uint64_t)n, __ATOMIC_RELAXED);
-                    STAT_ADD(bytes_read, (uint64_t)n);
+                    if (c->drained && c->nr_left > 0 && wait_for_input(c, CONN_NREAD))
+                        return;
                     break;
                 }
                 if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {

@@ -46,7 +46,7 @@ KEYFIX = os.environ.get("BENCH_KEYFIX", os.path.join(ROOT, "build", "bench", "ke
 OUT = os.environ.get("BENCH_OUT", os.path.join(ROOT, "bench", "results", "latest.md"))
 BASE_FLAGS = ["-t", "4", "-m", "1024", "-U", "0", "-c", "4096"]
 MIN_OPS_PER_SEC = 1000     # below this a run counts as failed
-SYSCALLS = ["read", "recvfrom", "recvmsg", "sendmsg", "sendto", "write", "writev",
+SYSCALLS = ["read", "readv", "recvfrom", "recvmsg", "sendmsg", "sendto", "write", "writev",
             "epoll_wait", "epoll_pwait", "epoll_ctl", "futex", "accept4"]
 
 live = []                  # servers to stop on any exit

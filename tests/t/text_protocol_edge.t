@@ -62,6 +62,26 @@ err_like(cmd("set lf2 0 0 1\nx\nget lf2\n"), "CLIENT_ERROR bad data chunk",
     like(read_line($sock), qr/^VERSION /, "pipelined version");
 }
 
+# --- large values pipelined with the commands after them ---------------------------
+# A value bigger than the read buffer is read straight into the item, and the
+# bytes after it (the next commands) land in the read buffer in the same read.
+{
+    my $s = $server->new_sock;
+    my ($req, %val) = ('');
+    my @sizes = (1, 100, 16383, 16384, 16385, 70000, 300000, 5);
+    for my $i (0 .. $#sizes) {
+        $val{"big$i"} = join('', map { chr(65 + ($_ * 7 + $i) % 26) } 1 .. 64) x int($sizes[$i] / 64)
+            . ('z' x ($sizes[$i] % 64));
+        $req .= "set big$i 0 0 $sizes[$i]\r\n$val{\"big$i\"}\r\n";
+    }
+    $req .= "get big$_\r\n" for 0 .. $#sizes;
+    send_bytes($s, $req);
+    my $stored = grep { (read_line($s) // '') eq "STORED\r\n" } 0 .. $#sizes;
+    is($stored, scalar @sizes, "pipelined sets of values from 1 B to 300 KB all stored");
+    my $same = grep { my $v = read_value($s); $v && $v->{value} eq $val{"big$_"} } 0 .. $#sizes;
+    is($same, scalar @sizes, "and each reads back byte for byte, in order");
+}
+
 # --- one byte at a time -------------------------------------------------------------
 {
     my $s = $server->new_sock;
