@@ -3,6 +3,7 @@
  * slab_internal.h: class sizes, class choice, the memory limit, the free
  * list, and the numbers class_info reports.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -174,6 +175,82 @@ static void test_alloc_until_limit(void **state)
     free(got);
 }
 
+/* Threads that all find the free list empty make pages at once (the malloc
+ * and carving run unlocked): the limit still holds exactly, and every chunk
+ * goes to one thread only. */
+#define RACERS 4
+static pthread_barrier_t start_line;
+
+struct racer {
+    unsigned id;
+    char **got;
+    uint64_t n, cap;
+};
+
+static void *race_alloc(void *arg)
+{
+    struct racer *r = arg;
+    bool failed;
+    char *p;
+    pthread_barrier_wait(&start_line);
+    while (r->n < r->cap && (p = slabs_alloc(r->id, 200, &failed)) != NULL) {
+        memset(p + sizeof(item), 0x5a, 8);     /* the chunk is ours to write */
+        r->got[r->n++] = p;
+    }
+    return NULL;
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)*(char *const *)a, y = (uintptr_t)*(char *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void test_concurrent_growth(void **state)
+{
+    (void)state;
+    unsigned id = slabs_clsid(200);
+    struct engine_class_info ci;
+    slabs_class_info(id, &ci);
+    uint64_t total = 3 * (uint64_t)ci.chunks_per_page;
+    struct racer r[RACERS];
+    pthread_t th[RACERS];
+    pthread_barrier_init(&start_line, NULL, RACERS);
+    for (int i = 0; i < RACERS; i++) {
+        r[i] = (struct racer){ .id = id, .cap = total + 1 };
+        r[i].got = calloc(total + 1, sizeof(char *));
+        assert_non_null(r[i].got);
+        assert_int_equal(pthread_create(&th[i], NULL, race_alloc, &r[i]), 0);
+    }
+    uint64_t n = 0;
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(th[i], NULL);
+        n += r[i].n;
+    }
+    pthread_barrier_destroy(&start_line);
+    /* a 3 MB limit: three pages' worth of chunks, however the race went */
+    assert_int_equal(n, total);
+    assert_int_equal(slabs_pages_total(), 3);
+    assert_true(slabs_mem_malloced() <= LIMIT);
+    char **all = calloc(n, sizeof(char *));
+    uint64_t k = 0;
+    for (int i = 0; i < RACERS; i++) {
+        memcpy(all + k, r[i].got, r[i].n * sizeof(char *));
+        k += r[i].n;
+        free(r[i].got);
+    }
+    qsort(all, n, sizeof(char *), cmp_ptr);
+    for (uint64_t i = 1; i < n; i++)
+        assert_true(all[i] - all[i - 1] >= (ptrdiff_t)slabs_chunk_size(id));
+    slabs_class_info(id, &ci);
+    assert_int_equal(ci.used_chunks, n);
+    assert_int_equal(ci.free_chunks, 0);
+    check_info(id);
+    for (uint64_t i = 0; i < n; i++)
+        slabs_free(all[i], id, 200);
+    free(all);
+}
+
 static void test_page_malloc_failure(void **state)
 {
     (void)state;
@@ -226,6 +303,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_class_sizes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clsid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_until_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_growth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_page_malloc_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_setup_variants, setup, teardown),
     };

@@ -31,6 +31,7 @@ struct slab_class {
     uint64_t requested;     /* bytes requested by chunks handed out */
     void **pages;           /* every page of the class */
     uint64_t npages, pages_cap;
+    uint32_t growing;       /* pages being malloced and carved unlocked */
     uint64_t outofmemory;   /* times no chunk and no page */
     char *moving;           /* the page being moved away, or NULL */
     uint64_t moved_in, moved_out;   /* pages reassigned to / from the class */
@@ -119,19 +120,37 @@ uint32_t slabs_chunk_size(unsigned id)
     return id >= 1 && id <= largest ? classes[id].size : 0;
 }
 
-/* Under lock: cut page into chunks on class id's free list, first chunk
- * first. */
-static void carve_locked(struct slab_class *c, unsigned id, char *page)
+/* Cut page into free chunks of class id, chained first chunk first; the
+ * chain's ends go to *head and *tail. Touches no shared state. */
+static void carve(const struct slab_class *c, unsigned id, char *page, item **head, item **tail)
 {
+    item *next = NULL;
+    *tail = (item *)(page + (size_t)(c->perslab - 1) * c->size);
     for (int64_t i = (int64_t)c->perslab - 1; i >= 0; i--) {
         item *it = (item *)(page + (size_t)i * c->size);
         it->it_flags = ITEM_SLABBED;
         it->clsid = (uint8_t)id;
         it->refcount = 0;
-        it->next = c->free_list;
-        c->free_list = it;
-        c->free_count++;
+        it->next = next;
+        next = it;
     }
+    *head = next;
+}
+
+/* Under lock: put a carved chain at the front of class c's free list. */
+static void free_list_push_locked(struct slab_class *c, item *head, item *tail)
+{
+    tail->next = c->free_list;
+    c->free_list = head;
+    c->free_count += c->perslab;
+}
+
+/* Under lock: cut page into chunks on class id's free list. */
+static void carve_locked(struct slab_class *c, unsigned id, char *page)
+{
+    item *head, *tail;
+    carve(c, id, page, &head, &tail);
+    free_list_push_locked(c, head, tail);
 }
 
 /* Under lock: room in c->pages for one more page. */
@@ -148,23 +167,35 @@ static bool pages_room_locked(struct slab_class *c)
     return true;
 }
 
-/* Under lock: take one page for class id if the limit allows. */
+/*
+ * Called and returns under lock: take one page for class id if the limit
+ * allows. The page's memory is reserved under the lock, but the malloc and
+ * the carving, which fault in every page of the new megabyte, run without
+ * it, so other threads' allocations and frees do not wait for them.
+ */
 static bool new_page_locked(struct slab_class *c, unsigned id, bool *page_failed)
 {
-    if (mem_malloced + page_size > mem_limit && c->npages > 0)
+    /* Past the limit a class may still take its first page, so that no
+     * size is unstorable; one being made counts as that page. */
+    if (mem_malloced + page_size > mem_limit && c->npages + c->growing > 0)
         return false;
-    if (!pages_room_locked(c)) {
-        *page_failed = true;
-        return false;
-    }
+    mem_malloced += page_size;
+    c->growing++;
+    pthread_mutex_unlock(&lock);
+    item *head = NULL, *tail = NULL;
     char *page = err_inject(ERR_SLAB_PAGE_MALLOC) ? NULL : malloc(page_size);
-    if (!page) {
+    if (page)
+        carve(c, id, page, &head, &tail);
+    pthread_mutex_lock(&lock);
+    c->growing--;
+    if (!page || !pages_room_locked(c)) {
+        mem_malloced -= page_size;
+        free(page);
         *page_failed = true;
         return false;
     }
     c->pages[c->npages++] = page;
-    mem_malloced += page_size;
-    carve_locked(c, id, page);
+    free_list_push_locked(c, head, tail);
     return true;
 }
 
@@ -174,9 +205,13 @@ void *slabs_alloc(unsigned id, size_t requested, bool *page_failed)
     item *it = NULL;
     *page_failed = false;
     pthread_mutex_lock(&lock);
-    if (c->free_count == 0 && !new_page_locked(c, id, page_failed)) {
-        c->outofmemory++;
-        goto done;
+    /* Another thread may empty the list while new_page_locked has the lock
+     * dropped: try again until there is a chunk or no page can be had. */
+    while (c->free_count == 0) {
+        if (!new_page_locked(c, id, page_failed)) {
+            c->outofmemory++;
+            goto done;
+        }
     }
     it = c->free_list;
     c->free_list = it->next;
