@@ -17,9 +17,15 @@
  *   ENG_GET, ENG_TOUCH, ENG_STORE, ENG_REMOVE, ENG_ARITH  (static) and
  *   ENG_JOIN, ENG_VALUE_U64 (shared with the engine's meta.c): the names of
  *   the functions defined here
+ *   ENG_NOTE_TTL(exptime)                  optional: told of every exptime
+ *                                          set on an item after its alloc
  */
 #ifndef MCD_ENGINE_ITEM_RULES_H
 #define MCD_ENGINE_ITEM_RULES_H
+
+#ifndef ENG_NOTE_TTL
+#define ENG_NOTE_TTL(exptime) ((void)(exptime))
+#endif
 
 /* Under lock(hv): the live item for key with a new reference, or NULL.
  * Dead items found on the way are unlinked (lazy expiry). */
@@ -58,8 +64,10 @@ static item *ENG_TOUCH(const char *key, size_t nkey, rel_time_t exptime)
     uint32_t hv = hash_key(key, nkey);
     ENG_LOCK(hv);
     item *it = ENG_GET_LOCKED(key, nkey, hv, true);
-    if (it)
+    if (it) {
         it->exptime = exptime;
+        ENG_NOTE_TTL(exptime);
+    }
     ENG_UNLOCK(hv);
     return it;
 }

@@ -15,10 +15,15 @@
  *   ENG_NEXT_CAS(), ENG_VALUE_U64(it, &v), ENG_OLDEST_CAS(), ENG_CAS_AT_LEAST(c)
  *   ENG_ERR_CLASS                          the slab class for error context
  *   ENG_META_GET, ENG_META_STORE, ENG_META_DELETE, ENG_META_ARITH
+ *   ENG_NOTE_TTL(exptime)                  optional, as in item_rules.h
  *                                          the names of the functions defined
  */
 #ifndef MCD_ENGINE_META_RULES_H
 #define MCD_ENGINE_META_RULES_H
+
+#ifndef ENG_NOTE_TTL
+#define ENG_NOTE_TTL(exptime) ((void)(exptime))
+#endif
 
 /*
  * mg, ms, md and ma decide what they answer from an item's state as it was
@@ -75,8 +80,10 @@ item *ENG_META_GET(const char *key, size_t nkey, const struct meta_get_opts *o,
         goto done;
     info->fetched = (it->it_flags & ITEM_FETCHED) != 0;
     info->last_access = item_time(it);
-    if (o->set_ttl)
+    if (o->set_ttl) {
         it->exptime = o->ttl;
+        ENG_NOTE_TTL(o->ttl);
+    }
     info->token_sent = (it->it_flags & ITEM_TOKEN_SENT) != 0;
     info->stale = (it->it_flags & ITEM_STALE) != 0;
     if (o->claim && !info->token_sent) {
@@ -196,8 +203,10 @@ enum store_result ENG_META_DELETE(const char *key, size_t nkey,
         res = STORE_EXISTS;
     } else if (o->invalidate) {
         /* Keep the value for stale reads; the next mg wins the recache. */
-        if (o->set_ttl)
+        if (o->set_ttl) {
             it->exptime = o->ttl;
+            ENG_NOTE_TTL(o->ttl);
+        }
         it->it_flags |= ITEM_STALE;
         it->it_flags &= (uint8_t)~ITEM_TOKEN_SENT;
         it->cas = o->new_cas ? o->new_cas
@@ -289,8 +298,10 @@ enum delta_result ENG_META_ARITH(const char *key, size_t nkey,
     }
     if (o->new_cas != 0)
         target->cas = o->new_cas;
-    if (o->set_ttl)
+    if (o->set_ttl) {
         target->exptime = o->ttl;
+        ENG_NOTE_TTL(o->ttl);
+    }
     info->cas = target->cas;
     info->exptime = target->exptime;
     res = DELTA_OK;

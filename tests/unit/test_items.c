@@ -580,6 +580,42 @@ static void test_expire_pass_reclaims(void **state)
     assert_true(after.expired_unfetched >= before.expired_unfetched + 50);
 }
 
+/* The pass sweeps the table only while some item can die without a client
+ * touching it: a cache of items without exptime costs no background work. */
+static void test_expire_pass_idle(void **state)
+{
+    (void)state;
+    /* a flush kills what earlier tests left; sweeps then find nothing */
+    E->flush(0);
+    assert_true(items_ttl_dirty);
+    for (int i = 0; i < 4 && items_ttl_dirty; i++)
+        items_expire_pass();
+    assert_false(items_ttl_dirty);
+    assert_int_equal(engine_stat("curr_items"), 0);
+
+    assert_int_equal(store_x("idle:a", "v", STORE_SET, 0, NULL, 0), STORE_STORED);
+    items_expire_pass();
+    assert_false(items_ttl_dirty);      /* no exptime: nothing to sweep for */
+
+    assert_int_equal(store_x("idle:b", "v", STORE_SET, 0, NULL, tnow + 5), STORE_STORED);
+    assert_true(items_ttl_dirty);
+    items_expire_pass();
+    assert_true(items_ttl_dirty);       /* b still lives: sweep again later */
+    advance(6);
+    items_expire_pass();                /* reclaims b without a client */
+    assert_int_equal(engine_stat("curr_items"), 1);
+    assert_false(items_ttl_dirty);
+
+    item *it = E->touch("idle:a", 6, tnow + 5);
+    assert_non_null(it);
+    E->release(it);
+    assert_true(items_ttl_dirty);       /* a touch gives a to the sweep */
+    advance(6);
+    items_expire_pass();
+    assert_int_equal(engine_stat("curr_items"), 0);
+    assert_false(items_ttl_dirty);
+}
+
 /* --- memory limits --------------------------------------------------------- */
 
 static char *pattern(size_t n, int seed)
@@ -856,6 +892,7 @@ int main(void)
         cmocka_unit_test(test_flush_now),
         cmocka_unit_test(test_flush_delayed),
         cmocka_unit_test(test_expire_pass_reclaims),
+        cmocka_unit_test(test_expire_pass_idle),
         /* in this order: eviction fills memory for the rest */
         cmocka_unit_test(test_eviction),
         cmocka_unit_test(test_no_evict),

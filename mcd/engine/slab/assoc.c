@@ -324,7 +324,7 @@ size_t assoc_bytes(void)
     return (size_t)BUCKETS(assoc_hashpower()) * sizeof(item *);
 }
 
-uint64_t assoc_walk_bucket(uint64_t bucket, void (*fn)(item *, uint32_t, void *), void *ctx)
+uint64_t assoc_walk_bucket(uint64_t bucket, void (*fn)(item *, void *), void *ctx)
 {
     /* Take the bucket's lock first, then check expansion under it. */
     pthread_mutex_t *l = &locks[bucket & lock_mask];
@@ -336,7 +336,7 @@ uint64_t assoc_walk_bucket(uint64_t bucket, void (*fn)(item *, uint32_t, void *)
     item *it = primary[bucket];
     while (it) {
         item *next = it->h_next;
-        fn(it, hash_key(item_key(it), it->nkey), ctx);
+        fn(it, ctx);
         it = next;
     }
     uint64_t nb = bucket + 1 < BUCKETS(hashpower) ? bucket + 1 : 0;

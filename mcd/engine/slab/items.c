@@ -403,6 +403,7 @@ item *items_alloc(const char *key, size_t nkey, uint32_t flags,
     it->next = it->prev = it->h_next = NULL;
     it->time = clock_now();
     it->exptime = exptime;
+    items_note_ttl(exptime);
     it->nbytes = nbytes;
     it->flags = flags;
     it->cas = 0;
@@ -435,10 +436,12 @@ item *items_alloc(const char *key, size_t nkey, uint32_t flags,
 #define ENG_STORE slab_store
 #define ENG_REMOVE slab_remove
 #define ENG_ARITH slab_arith
+#define ENG_NOTE_TTL items_note_ttl
 #include "../item_rules.h"
 
 static void flush_now(void)
 {
+    __atomic_store_n(&items_ttl_dirty, true, __ATOMIC_RELAXED);
     __atomic_store_n(&oldest_cas, __atomic_load_n(&cas_counter, __ATOMIC_RELAXED) + 1,
                      __ATOMIC_RELAXED);
 }
@@ -461,19 +464,32 @@ static void slab_flush(int64_t delay)
 
 /* --- the background pass ------------------------------------------------- */
 
-static void reclaim_if_dead(item *it, uint32_t hv, void *ctx)
+bool items_ttl_dirty;
+
+struct sweep {
+    rel_time_t now;
+    bool again;         /* saw an item that may die later, or a held dead one */
+};
+
+static void reclaim_if_dead(item *it, void *ctx)
 {
-    rel_time_t now = *(rel_time_t *)ctx;
-    if (item_refcount(it) != 1)
+    struct sweep *sw = ctx;
+    if (!item_is_expired(it, sw->now) && !item_is_flushed(it)) {
+        if (it->exptime)
+            sw->again = true;
         return;
-    if (!item_is_expired(it, now) && !item_is_flushed(it))
+    }
+    if (item_refcount(it) != 1) {
+        sw->again = true;
         return;
+    }
+    uint32_t hv = hash_key(item_key(it), it->nkey);
     struct lru *l = &lrus[it->clsid];
     pthread_mutex_lock(&l->lock);
     l->reclaimed++;
     if (!(it->it_flags & ITEM_FETCHED))
         l->expired_unfetched++;
-    note_departure(it, true, "", now);
+    note_departure(it, true, "", sw->now);
     items_unlink_(it, hv, true);
     pthread_mutex_unlock(&l->lock);
 }
@@ -487,16 +503,28 @@ static void reclaim_if_dead(item *it, uint32_t hv, void *ctx)
 void items_expire_pass(void)
 {
     static uint64_t cursor;     /* only the maintainer thread runs this */
+    static struct sweep sw;
     rel_time_t now = clock_now();
     rel_time_t pf = __atomic_load_n(&pending_flush, __ATOMIC_RELAXED);
     if (pf && pf <= now) {
         __atomic_store_n(&pending_flush, 0, __ATOMIC_RELAXED);
         flush_now();
     }
+    if (cursor == 0) {
+        /* A sweep would start: skip it while no item can die unseen (a
+         * cache of items without exptime costs no background work). */
+        if (!__atomic_exchange_n(&items_ttl_dirty, false, __ATOMIC_RELAXED))
+            return;
+        sw.again = false;
+    }
+    sw.now = now;
     for (int i = 0; i < 65536; i++) {
-        cursor = assoc_walk_bucket(cursor, reclaim_if_dead, &now);
-        if (cursor == 0)
+        cursor = assoc_walk_bucket(cursor, reclaim_if_dead, &sw);
+        if (cursor == 0) {
+            if (sw.again)
+                __atomic_store_n(&items_ttl_dirty, true, __ATOMIC_RELAXED);
             break;
+        }
     }
 }
 

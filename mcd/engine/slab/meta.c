@@ -26,5 +26,6 @@
 #define ENG_META_STORE slab_meta_store
 #define ENG_META_DELETE slab_meta_delete
 #define ENG_META_ARITH slab_meta_arith
+#define ENG_NOTE_TTL items_note_ttl
 
 #include "../meta_rules.h"

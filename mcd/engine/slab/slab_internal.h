@@ -71,8 +71,9 @@ void item_lock(uint32_t hv);
 void item_unlock(uint32_t hv);
 bool item_trylock(uint32_t hv);
 /* Walks one bucket of the table under its lock; returns the next bucket, 0
- * when the walk wrapped. Skipped while the table is expanding. */
-uint64_t assoc_walk_bucket(uint64_t bucket, void (*fn)(item *it, uint32_t hv, void *ctx), void *ctx);
+ * when the walk wrapped. Skipped while the table is expanding. fn gets the
+ * bucket's items and may unlink them (their key hashes to this bucket). */
+uint64_t assoc_walk_bucket(uint64_t bucket, void (*fn)(item *it, void *ctx), void *ctx);
 /* One step of a resumable scan (reverse-binary cursor, safe across growth):
  * calls fn for each item of one bucket under its lock; returns the next
  * cursor, 0 when done. */
@@ -88,6 +89,16 @@ bool assoc_expand_step_(void);
 
 /* items.c: the item primitives meta.c shares (contracts in items.c) */
 void items_expire_pass(void);
+/* Set once an item may die by time or flush without a client touching it
+ * again: the expiry pass sweeps the table only while it is set (cleared at
+ * the start of a sweep, set again by a sweep that still saw such items). */
+extern bool items_ttl_dirty;
+static inline void items_note_ttl(rel_time_t exptime)
+{
+    /* Read first: the flag's cache line is only written when it changes. */
+    if (exptime && !__atomic_load_n(&items_ttl_dirty, __ATOMIC_RELAXED))
+        __atomic_store_n(&items_ttl_dirty, true, __ATOMIC_RELAXED);
+}
 item *items_alloc(const char *key, size_t nkey, uint32_t flags,
                   rel_time_t exptime, uint32_t nbytes, enum err_site *err);
 void items_release(item *it);
