@@ -614,6 +614,18 @@ static void test_expire_pass_idle(void **state)
     items_expire_pass();
     assert_int_equal(engine_stat("curr_items"), 0);
     assert_false(items_ttl_dirty);
+
+    /* a sweep cut short by a hash table expansion is made again */
+    assert_int_equal(store_x("idle:c", "v", STORE_SET, 0, NULL, tnow + 5), STORE_STORED);
+    items_expire_pass();
+    advance(6);
+    assert_true(assoc_expand_begin_());
+    items_expire_pass();                /* the walk stops at the first bucket */
+    assert_true(items_ttl_dirty);
+    while (assoc_expand_step_())
+        ;
+    items_expire_pass();
+    assert_int_equal(engine_stat("curr_items"), 0);
 }
 
 /* --- memory limits --------------------------------------------------------- */

@@ -519,9 +519,13 @@ void items_expire_pass(void)
     }
     sw.now = now;
     for (int i = 0; i < 65536; i++) {
+        uint64_t walked = cursor;
         cursor = assoc_walk_bucket(cursor, reclaim_if_dead, &sw);
         if (cursor == 0) {
-            if (sw.again)
+            /* The sweep ended. One cut short by a hash table expansion
+             * (it stops before the last bucket) must be made again. */
+            bool whole = walked + 1 == (uint64_t)1 << assoc_hashpower();
+            if (sw.again || !whole)
                 __atomic_store_n(&items_ttl_dirty, true, __ATOMIC_RELAXED);
             break;
         }
