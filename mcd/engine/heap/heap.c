@@ -37,7 +37,7 @@ static struct {
     uint64_t evicted, evicted_nonzero, evicted_unfetched, expired_unfetched;
     uint64_t reclaimed, outofmemory;
     rel_time_t evicted_time;
-} lru = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} lru = { .lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP };   /* adaptive: as the slab engine's LRU locks */
 
 static uint64_t mem_used;           /* atomic: usable sizes of live mallocs */
 static uint64_t mem_requested;      /* atomic: item_total() of live mallocs */

@@ -161,10 +161,31 @@ void items_unlink(item *it, uint32_t hv)
     items_unlink_(it, hv, false);
 }
 
+/* Under lock(hv). An overwrite within one class swaps the two items in a
+ * single hold of the LRU lock, and the item count does not move. */
 void items_replace(item *old, item *it, uint32_t hv)
 {
-    items_unlink(old, hv);
-    items_link(it, hv);
+    if (!(old->it_flags & ITEM_LINKED) || old->clsid != it->clsid) {
+        items_unlink(old, hv);
+        items_link(it, hv);
+        return;
+    }
+    struct lru *l = &lrus[it->clsid];
+    old->it_flags &= (uint8_t)~ITEM_LINKED;
+    assoc_delete(item_key(old), old->nkey, hv);
+    it->it_flags |= ITEM_LINKED;
+    __atomic_store_n(&it->time, clock_now(), __ATOMIC_RELAXED);
+    it->cas = __atomic_add_fetch(&cas_counter, 1, __ATOMIC_RELAXED);
+    assoc_insert(it, hv);
+    ref_incr(it);
+    pthread_mutex_lock(&l->lock);
+    lru_unlink(l, old);
+    lru_link_head(l, it);
+    l->bytes -= item_total(old->nkey, old->nbytes);
+    l->bytes += item_total(it->nkey, it->nbytes);
+    pthread_mutex_unlock(&l->lock);
+    __atomic_add_fetch(&total_items, 1, __ATOMIC_RELAXED);
+    items_release(old);
 }
 
 /* Under lock(hv): note a fetch, and bump to the head if it is time. */
@@ -539,8 +560,15 @@ static int slab_setup(void)
     if (slabs_setup(settings.maxbytes, settings.factor, settings.chunk_size,
                     settings.item_size_max) != 0)
         return -1;
+    /* Every store of a class meets its LRU lock for a few instructions:
+     * spin a little before sleeping (a worker preempted while holding it
+     * would otherwise put the others to sleep in the kernel). */
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
     for (int i = 0; i < SLAB_MAX_CLASSES; i++)
-        pthread_mutex_init(&lrus[i].lock, NULL);
+        pthread_mutex_init(&lrus[i].lock, &attr);
+    pthread_mutexattr_destroy(&attr);
     return assoc_setup(settings.hashpower_init);
 }
 

@@ -46,8 +46,10 @@ static struct {
     uint32_t ndone;
 } mv;
 
-/* Everything below is under `lock`. */
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* Everything below is under `lock`. It is adaptive: every store and every
+ * free holds it for a few instructions, so a waiter spins briefly rather
+ * than sleep in the kernel at once. */
+static pthread_mutex_t lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 static struct slab_class classes[SLAB_MAX_CLASSES];
 static unsigned largest;
 static size_t page_size;
