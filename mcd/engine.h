@@ -43,7 +43,7 @@ enum delta_result {
 };
 
 /* The version of this table and of item.h, checked when loading a .so. */
-#define MCD_ENGINE_ABI 2
+#define MCD_ENGINE_ABI 3
 #define MCD_ENGINE_ENTRY "mcd_engine_entry"
 typedef const struct engine *(*engine_entry_fn)(int abi_version);
 
@@ -233,6 +233,13 @@ struct engine {
     enum reassign_result (*reassign)(int src, int dst);
     /* 0 off, 1 move pages slowly toward evicting classes, 2 aggressively */
     void (*set_automove)(int level);
+
+    /* Optional (NULL: no hint). The key whose hash_key() is hv will be
+     * looked up soon: stage 0 starts loading its hash bucket into the
+     * cache, stage 1 (called later, when the bucket had time to arrive) the
+     * first item in it. Changes nothing. A multi-key get hints every key
+     * first, so the cache misses of its lookups overlap. */
+    void (*prefetch)(uint32_t hv, int stage);
 };
 
 extern const struct engine *engine;

@@ -146,6 +146,7 @@ static bool add_value(struct conn *c, item *it, bool with_cas)
 }
 
 /* get/gets/gat/gats: keys are walked straight from the line, any number. */
+#define GET_PREFETCH_KEYS 64    /* keys of a multi-get hinted to the engine */
 static void process_get(struct conn *c, const char *line, size_t len,
                         size_t cmdlen, bool with_cas, bool touch)
 {
@@ -176,7 +177,12 @@ static void process_get(struct conn *c, const char *line, size_t len,
         exptime = clock_realtime(ex);
     }
     /* Check every key first: a bad key fails the whole command, and no
-     * VALUE goes out before its error (as memcached). */
+     * VALUE goes out before its error (as memcached). The same pass hints
+     * the engine at each key's bucket, and the lookups below hint at the
+     * next key's item, so a multi-get's cache misses overlap. */
+    uint32_t hv[GET_PREFETCH_KEYS];
+    size_t nhv = 0;
+    void (*prefetch)(uint32_t, int) = engine->prefetch;
     for (size_t j = i;;) {
         while (j < len && line[j] == ' ')
             j++;
@@ -189,7 +195,13 @@ static void process_get(struct conn *c, const char *line, size_t len,
         tok.len = j - s;
         if (!text_key_ok(c, &tok))
             return;
+        if (prefetch && nhv < GET_PREFETCH_KEYS) {
+            hv[nhv] = hash_key(tok.p, tok.len);
+            prefetch(hv[nhv++], 0);
+        }
     }
+    if (nhv < 2)
+        prefetch = NULL;    /* one key: nothing to overlap */
     for (;;) {
         while (i < len && line[i] == ' ')
             i++;
@@ -201,6 +213,8 @@ static void process_get(struct conn *c, const char *line, size_t len,
         tok.p = line + s;
         tok.len = i - s;
         any = true;
+        if (prefetch && nkeys + 1 < nhv)
+            prefetch(hv[nkeys + 1], 1);
         nkeys++;
         item *it = touch ? engine->touch(tok.p, tok.len, exptime)
                          : engine->get(tok.p, tok.len);

@@ -113,6 +113,25 @@ static item **bucket_of(uint32_t hv)
     return &primary[hv & MASK(hashpower)];
 }
 
+void assoc_prefetch(uint32_t hv, int stage)
+{
+    if (stage == 0) {
+        /* A prefetch never faults, so a table swapped by a growth under us
+         * costs a wasted hint at worst; the loads are atomic for TSan. */
+        item **t = __atomic_load_n(&primary, __ATOMIC_RELAXED);
+        unsigned hp = __atomic_load_n(&hashpower, __ATOMIC_RELAXED);
+        __builtin_prefetch(&t[hv & MASK(hp)]);
+        return;
+    }
+    /* Reading the bucket is a real load: only under its lock, where the
+     * table cannot be swapped or freed. */
+    item_lock(hv);
+    item *it = *bucket_of(hv);
+    if (it)
+        __builtin_prefetch(it);
+    item_unlock(hv);
+}
+
 item *assoc_find(const char *key, size_t nkey, uint32_t hv)
 {
     for (item *it = *bucket_of(hv); it; it = it->h_next) {
@@ -164,7 +183,7 @@ static bool expand_begin(void)
     }
     lock_all();
     old_table = primary;
-    primary = bigger;
+    __atomic_store_n(&primary, bigger, __ATOMIC_RELAXED);   /* read by assoc_prefetch */
     __atomic_store_n(&hashpower, hashpower + 1, __ATOMIC_RELAXED);
     __atomic_store_n(&expand_bucket, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&expanding, true, __ATOMIC_RELAXED);

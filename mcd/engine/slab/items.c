@@ -738,6 +738,7 @@ const struct engine slab_engine = {
     .meta_store = slab_meta_store,
     .meta_delete = slab_meta_delete,
     .meta_arith = slab_meta_arith,
+    .prefetch = assoc_prefetch,
     .reassign = rebalance_reassign,
     .set_automove = rebalance_set_automove,
 };

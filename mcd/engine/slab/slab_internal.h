@@ -53,6 +53,8 @@ void slabs_move_abort(void);
 /* assoc.c: the hash table; callers hold the item lock of hv */
 int assoc_setup(int hashpower);
 void assoc_teardown(void);
+/* engine.h's prefetch hint: stage 0 unlocked, stage 1 under lock(hv). */
+void assoc_prefetch(uint32_t hv, int stage);
 item *assoc_find(const char *key, size_t nkey, uint32_t hv);
 void assoc_insert(item *it, uint32_t hv);
 void assoc_delete(const char *key, size_t nkey, uint32_t hv);
