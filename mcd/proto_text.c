@@ -181,7 +181,8 @@ static void process_get(struct conn *c, const char *line, size_t len,
      * the engine at each key's bucket, and the lookups below hint at the
      * next key's item, so a multi-get's cache misses overlap. */
     uint32_t hv[GET_PREFETCH_KEYS];
-    size_t nhv = 0;
+    size_t nhv = 0, nchecked = 0;
+    struct token first = { 0 };
     void (*prefetch)(uint32_t, int) = engine->prefetch;
     for (size_t j = i;;) {
         while (j < len && line[j] == ' ')
@@ -195,13 +196,19 @@ static void process_get(struct conn *c, const char *line, size_t len,
         tok.len = j - s;
         if (!text_key_ok(c, &tok))
             return;
-        if (prefetch && nhv < GET_PREFETCH_KEYS) {
+        /* A single get (most of them) has nothing to overlap: hinting
+         * starts with the second key, which hints the first too. */
+        if (nchecked++ == 0) {
+            first = tok;
+        } else if (prefetch && nhv < GET_PREFETCH_KEYS) {
+            if (nhv == 0) {
+                hv[nhv] = hash_key(first.p, first.len);
+                prefetch(hv[nhv++], 0);
+            }
             hv[nhv] = hash_key(tok.p, tok.len);
             prefetch(hv[nhv++], 0);
         }
     }
-    if (nhv < 2)
-        prefetch = NULL;    /* one key: nothing to overlap */
     for (;;) {
         while (i < len && line[i] == ' ')
             i++;
