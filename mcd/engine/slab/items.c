@@ -118,15 +118,22 @@ static void lru_unlink(struct lru *l, item *it)
     it->next = it->prev = NULL;
 }
 
-/* Under lock(hv). */
-void items_link(item *it, uint32_t hv)
+/* Under lock(hv): the table's half of a link: stamp, CAS, bucket, and the
+ * reference the table holds. */
+static void link_into_table(item *it, uint32_t hv)
 {
-    struct lru *l = &lrus[it->clsid];
     it->it_flags |= ITEM_LINKED;
     __atomic_store_n(&it->time, clock_now(), __ATOMIC_RELAXED);
     it->cas = __atomic_add_fetch(&cas_counter, 1, __ATOMIC_RELAXED);
     assoc_insert(it, hv);
     ref_incr(it);
+}
+
+/* Under lock(hv). */
+void items_link(item *it, uint32_t hv)
+{
+    struct lru *l = &lrus[it->clsid];
+    link_into_table(it, hv);
     pthread_mutex_lock(&l->lock);
     lru_link_head(l, it);
     l->count++;
@@ -173,11 +180,7 @@ void items_replace(item *old, item *it, uint32_t hv)
     struct lru *l = &lrus[it->clsid];
     old->it_flags &= (uint8_t)~ITEM_LINKED;
     assoc_delete(item_key(old), old->nkey, hv);
-    it->it_flags |= ITEM_LINKED;
-    __atomic_store_n(&it->time, clock_now(), __ATOMIC_RELAXED);
-    it->cas = __atomic_add_fetch(&cas_counter, 1, __ATOMIC_RELAXED);
-    assoc_insert(it, hv);
-    ref_incr(it);
+    link_into_table(it, hv);
     pthread_mutex_lock(&l->lock);
     lru_unlink(l, old);
     lru_link_head(l, it);
