@@ -680,6 +680,12 @@ void conn_close(struct conn *c)
 
 enum read_result { READ_DATA, READ_NONE, READ_ERROR };
 
+void conn_count_input(struct conn *c, size_t n)
+{
+    __atomic_store_n(&c->bytes_in, c->bytes_in + (uint64_t)n, __ATOMIC_RELAXED);
+    STAT_ADD(bytes_read, (uint64_t)n);
+}
+
 static enum read_result conn_read(struct conn *c)
 {
     if (!rbuf_take(c)) {
@@ -712,8 +718,7 @@ static enum read_result conn_read(struct conn *c)
          * EAGAIN, so after this batch we wait for the event instead. */
         c->drained = (size_t)n < room;
         c->rbytes += (size_t)n;
-        __atomic_store_n(&c->bytes_in, c->bytes_in + (uint64_t)n, __ATOMIC_RELAXED);
-        STAT_ADD(bytes_read, (uint64_t)n);
+        conn_count_input(c, (size_t)n);
         return READ_DATA;
     }
     if (n == 0) {
@@ -780,34 +785,25 @@ static bool nread_from_buffer(struct conn *c)
 
 /*
  * Read the rest of a value straight into the item and, in the same call,
- * whatever follows it into the read buffer, if the connection holds one.
- * A read that fills less than it was offered emptied the socket, so the
- * caller waits for the event instead of reading again for an EAGAIN.
+ * whatever follows it into the read buffer, if the connection holds one
+ * (empty here: nread_from_buffer took all it had first). A read that fills
+ * less than it was offered emptied the socket, so the caller waits for the
+ * event instead of reading again for an EAGAIN.
  */
 static ssize_t nread_socket(struct conn *c)
 {
-    struct iovec iov[2] = { { c->nr_dst, c->nr_left } };
-    int niov = 1;
-    if (c->rblk) {
-        if (c->rbytes == 0)
-            c->rpos = 0;
-        size_t room = c->rsize - c->rpos - c->rbytes;
-        if (room > 0) {
-            iov[1] = (struct iovec){ c->rbuf + c->rpos + c->rbytes, room };
-            niov = 2;
-        }
-    }
+    struct iovec iov[2] = { { c->nr_dst, c->nr_left }, { c->rbuf, c->rsize } };
+    int niov = c->rblk ? 2 : 1;
     ssize_t n = readv(c->fd, iov, niov);
     if (n <= 0)
         return n;
-    size_t got = (size_t)n, offered = iov[0].iov_len + (niov == 2 ? iov[1].iov_len : 0);
-    size_t into_value = got < c->nr_left ? got : c->nr_left;
+    size_t got = (size_t)n, into_value = got < c->nr_left ? got : c->nr_left;
+    c->drained = got < c->nr_left + (niov == 2 ? c->rsize : 0);
     c->nr_dst += into_value;
     c->nr_left -= into_value;
-    c->rbytes += got - into_value;
-    c->drained = got < offered;
-    __atomic_store_n(&c->bytes_in, c->bytes_in + (uint64_t)got, __ATOMIC_RELAXED);
-    STAT_ADD(bytes_read, (uint64_t)got);
+    c->rpos = 0;
+    c->rbytes = got - into_value;
+    conn_count_input(c, got);
     return n;
 }
 

@@ -168,6 +168,8 @@ enum conn_req_end conn_serve_buffer(struct conn *c);
  * value being read, and wait for the next one as a fresh connection. */
 void conn_request_reset(struct conn *c);
 void conn_close(struct conn *c);
+/* n bytes came in on c: its own and the server's input counters. */
+void conn_count_input(struct conn *c, size_t n);
 void conn_event(evutil_socket_t fd, short which, void *arg);
 void conn_setup(void);
 /* Memory accounting: one connection's bytes; the pooled block size. */

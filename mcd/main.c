@@ -31,17 +31,6 @@
 #include "thread.h"
 #include "util.h"
 
-#ifdef __SANITIZE_THREAD__
-/* Growing the hash table holds every item lock at once (4096), past the
- * 64 that ThreadSanitizer's deadlock detector can track, which makes it
- * abort; race detection stays on. */
-const char *__tsan_default_options(void);
-const char *__tsan_default_options(void)
-{
-    return "detect_deadlocks=0";
-}
-#endif
-
 static void on_clock(evutil_socket_t fd, short which, void *arg)
 {
     (void)fd;

@@ -177,13 +177,9 @@ static void process_get(struct conn *c, const char *line, size_t len,
         exptime = clock_realtime(ex);
     }
     /* Check every key first: a bad key fails the whole command, and no
-     * VALUE goes out before its error (as memcached). The same pass hints
-     * the engine at each key's bucket, and the lookups below hint at the
-     * next key's item, so a multi-get's cache misses overlap. */
-    uint32_t hv[GET_PREFETCH_KEYS];
-    size_t nhv = 0, nchecked = 0;
-    struct token first = { 0 };
-    void (*prefetch)(uint32_t, int) = engine->prefetch;
+     * VALUE goes out before its error (as memcached). */
+    struct token keys[GET_PREFETCH_KEYS];
+    size_t nchecked = 0;
     for (size_t j = i;;) {
         while (j < len && line[j] == ' ')
             j++;
@@ -196,17 +192,21 @@ static void process_get(struct conn *c, const char *line, size_t len,
         tok.len = j - s;
         if (!text_key_ok(c, &tok))
             return;
-        /* A single get (most of them) has nothing to overlap: hinting
-         * starts with the second key, which hints the first too. */
-        if (nchecked++ == 0) {
-            first = tok;
-        } else if (prefetch && nhv < GET_PREFETCH_KEYS) {
-            if (nhv == 0) {
-                hv[nhv] = hash_key(first.p, first.len);
-                prefetch(hv[nhv++], 0);
-            }
-            hv[nhv] = hash_key(tok.p, tok.len);
-            prefetch(hv[nhv++], 0);
+        if (nchecked < GET_PREFETCH_KEYS)
+            keys[nchecked] = tok;
+        nchecked++;
+    }
+    /* A multi-get hints the engine at every key's bucket now, and at the
+     * next key's item during the lookups below, so their cache misses
+     * overlap. A single get (most of them) has nothing to overlap. */
+    uint32_t hv[GET_PREFETCH_KEYS];
+    size_t nhv = 0;
+    void (*prefetch)(uint32_t, int) = nchecked > 1 ? engine->prefetch : NULL;
+    if (prefetch) {
+        nhv = nchecked < GET_PREFETCH_KEYS ? nchecked : GET_PREFETCH_KEYS;
+        for (size_t k = 0; k < nhv; k++) {
+            hv[k] = hash_key(keys[k].p, keys[k].len);
+            prefetch(hv[k], 0);
         }
     }
     for (;;) {

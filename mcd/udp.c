@@ -284,9 +284,8 @@ void udp_drive(struct conn *c)
             err_raise(ERR_UDP_RECV, c->id);
             return;
         }
-        __atomic_store_n(&c->bytes_in, c->bytes_in + (uint64_t)n, __ATOMIC_RELAXED);
+        conn_count_input(c, (size_t)n);
         __atomic_store_n(&c->last_cmd, clock_now(), __ATOMIC_RELAXED);
-        STAT_ADD(bytes_read, (uint64_t)n);
         serve_datagram(c, (size_t)n);
         if (reply_start(c) && !reply_send(c)) {
             if (conn_want(c, EV_WRITE)) {

@@ -320,15 +320,6 @@ static void test_expand_malloc_failure(void **state)
     assert_false(assoc_expanding());
 }
 
-/* Growing takes every item lock at once (4096 of them); ThreadSanitizer's
- * deadlock detector tracks at most 64 held locks per thread and aborts.
- * Its race detection stays on. Unused outside TSan builds. */
-const char *__tsan_default_options(void);
-const char *__tsan_default_options(void)
-{
-    return "detect_deadlocks=0";
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {

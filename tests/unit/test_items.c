@@ -889,16 +889,6 @@ static void test_class_info(void **state)
     assert_int_equal(engine_stat("total_malloced"), slabs_mem_malloced());
 }
 
-/* test_expire_pass_idle grows the hash table, which takes every item lock
- * at once (4096 of them); ThreadSanitizer's deadlock detector tracks at most
- * 64 held locks per thread and aborts. Its race detection stays on. Unused
- * outside TSan builds. */
-const char *__tsan_default_options(void);
-const char *__tsan_default_options(void)
-{
-    return "detect_deadlocks=0";
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {

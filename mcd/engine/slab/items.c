@@ -543,13 +543,17 @@ void items_expire_pass(void)
     }
     sw.now = now;
     for (int i = 0; i < 65536; i++) {
-        uint64_t walked = cursor;
-        cursor = assoc_walk_bucket(cursor, reclaim_if_dead, &sw);
+        uint64_t next = assoc_walk_bucket(cursor, reclaim_if_dead, &sw);
+        if (next == cursor) {
+            /* The table is growing: the sweep resumes here next time. One
+             * that could not even start keeps its claim on the flag. */
+            if (cursor == 0)
+                __atomic_store_n(&items_ttl_dirty, true, __ATOMIC_RELAXED);
+            break;
+        }
+        cursor = next;
         if (cursor == 0) {
-            /* The sweep ended. One cut short by a hash table expansion
-             * (it stops before the last bucket) must be made again. */
-            bool whole = walked + 1 == (uint64_t)1 << assoc_hashpower();
-            if (sw.again || !whole)
+            if (sw.again)
                 __atomic_store_n(&items_ttl_dirty, true, __ATOMIC_RELAXED);
             break;
         }

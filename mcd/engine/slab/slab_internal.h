@@ -73,8 +73,9 @@ void item_lock(uint32_t hv);
 void item_unlock(uint32_t hv);
 bool item_trylock(uint32_t hv);
 /* Walks one bucket of the table under its lock; returns the next bucket, 0
- * when the walk wrapped. Skipped while the table is expanding. fn gets the
- * bucket's items and may unlink them (their key hashes to this bucket). */
+ * when the walk wrapped. While the table is expanding nothing is walked and
+ * bucket itself comes back, so the caller can resume there later. fn gets
+ * the bucket's items and may unlink them (their key hashes to this bucket). */
 uint64_t assoc_walk_bucket(uint64_t bucket, void (*fn)(item *it, void *ctx), void *ctx);
 /* One step of a resumable scan (reverse-binary cursor, safe across growth):
  * calls fn for each item of one bucket under its lock; returns the next
