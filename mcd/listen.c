@@ -298,9 +298,12 @@ int listen_setup(struct event_base *base)
     /* As memcached: a unix socket replaces both TCP and UDP. */
     if (settings.socketpath)
         return listen_unix(base, settings.socketpath);
-    if (settings.port != 0 && listen_all(base, false) != 0)
-        return -1;
+    /* UDP first, as memcached does: a client that finds the TCP port
+     * accepting may send a datagram at once, and one sent before the UDP
+     * port is bound comes back as "port unreachable". */
     if (settings.udpport != 0 && listen_all(base, true) != 0)
+        return -1;
+    if (settings.port != 0 && listen_all(base, false) != 0)
         return -1;
     return 0;
 }
