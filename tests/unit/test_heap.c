@@ -194,6 +194,84 @@ static void test_flush_and_walk(void **state)
     assert_int_equal(e->reassign(1, 0), REASSIGN_NOSPARE);
 }
 
+/* heap.c's expiry pass, for the maintainer thread and this test */
+extern bool heap_ttl_dirty;
+void heap_expire_pass(void);
+
+static void count_linked(const struct engine_item_info *info, item *it, void *ctx)
+{
+    (void)info;
+    (void)it;
+    (*(int *)ctx)++;
+}
+
+/* Items in the table, dead or alive: what the expiry pass has not freed. */
+static int linked(void)
+{
+    int n = 0;
+    uint64_t cursor = 0;
+    do
+        cursor = e->walk(cursor, count_linked, &n);
+    while (cursor != 0);
+    return n;
+}
+
+static void test_expire_pass_idle(void **state)
+{
+    enum err_site err;
+    (void)state;
+    rel_time_t t = clock_now();
+    clock_set_for_test(t);
+    e->flush(0);
+    assert_true(heap_ttl_dirty);
+    heap_expire_pass();                 /* frees what the flush killed */
+    assert_int_equal(linked(), 0);
+    assert_false(heap_ttl_dirty);
+
+    assert_int_equal(put("idle:a", "v", STORE_SET, 0), STORE_STORED);
+    heap_expire_pass();
+    assert_false(heap_ttl_dirty);       /* no exptime: nothing to sweep for */
+
+    item *it = e->alloc("idle:b", 6, 0, t + 5, 3, &err);
+    assert_non_null(it);
+    memcpy(item_data(it), "v\r\n", 3);
+    assert_int_equal(e->store(it, STORE_SET, NULL, &err), STORE_STORED);
+    e->release(it);
+    assert_true(heap_ttl_dirty);
+    heap_expire_pass();
+    assert_true(heap_ttl_dirty);        /* b still lives: sweep again later */
+    assert_int_equal(linked(), 2);
+    clock_set_for_test(t += 6);
+    heap_expire_pass();                 /* frees b without a client */
+    assert_int_equal(linked(), 1);
+    assert_false(heap_ttl_dirty);
+
+    it = e->touch("idle:a", 6, t + 5);
+    assert_non_null(it);
+    e->release(it);
+    assert_true(heap_ttl_dirty);        /* a touch gives a to the sweep */
+    it = e->get("idle:a", 6);           /* a held dead item waits its turn */
+    clock_set_for_test(t += 6);
+    heap_expire_pass();
+    assert_int_equal(linked(), 1);
+    assert_true(heap_ttl_dirty);
+    e->release(it);
+    heap_expire_pass();
+    assert_int_equal(linked(), 0);
+    assert_false(heap_ttl_dirty);
+
+    /* a delayed flush is applied, and swept, when its time comes */
+    assert_int_equal(put("idle:c", "v", STORE_SET, 0), STORE_STORED);
+    heap_expire_pass();
+    assert_false(heap_ttl_dirty);
+    e->flush(3);
+    heap_expire_pass();
+    assert_int_equal(linked(), 1);
+    clock_set_for_test(t += 4);
+    heap_expire_pass();
+    assert_int_equal(linked(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -202,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_budget_and_eviction),
         cmocka_unit_test(test_referenced_never_evicted),
         cmocka_unit_test(test_flush_and_walk),
+        cmocka_unit_test(test_expire_pass_idle),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests(tests, setup, NULL);

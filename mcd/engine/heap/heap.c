@@ -302,6 +302,7 @@ item *heap_item_alloc(const char *key, size_t nkey, uint32_t flags,
     it->next = it->prev = it->h_next = NULL;
     it->time = clock_now();
     it->exptime = exptime;
+    heap_note_ttl(exptime);
     it->nbytes = nbytes;
     it->flags = flags;
     it->cas = 0;
@@ -334,11 +335,13 @@ item *heap_item_alloc(const char *key, size_t nkey, uint32_t flags,
 #define ENG_STORE heap_store
 #define ENG_REMOVE heap_remove
 #define ENG_ARITH heap_arith
+#define ENG_NOTE_TTL heap_note_ttl
 #include "../item_rules.h"
 
 static void flush_now(void)
 {
     __atomic_store_n(&pending_flush, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&heap_ttl_dirty, true, __ATOMIC_RELAXED);
     __atomic_store_n(&oldest_cas, __atomic_load_n(&cas_counter, __ATOMIC_RELAXED) + 1,
                      __ATOMIC_RELAXED);
 }
@@ -359,11 +362,27 @@ static pthread_cond_t maint_cond = PTHREAD_COND_INITIALIZER;
 static pthread_t maint_thread;
 static bool maint_running;      /* under maint_lock */
 
-/* Under lock(hv), from htab_scan. */
-static void reclaim_if_dead(item *it, uint32_t hv, void *ctx)
+bool heap_ttl_dirty;
+
+struct sweep {
+    rel_time_t now;
+    bool again;         /* saw an item that may die later, or a held dead one */
+};
+
+/* Under the item's lock, from htab_scan. */
+static void reclaim_if_dead(item *it, void *ctx)
 {
-    if (item_refcount(it) != 1 || !is_dead(it, *(rel_time_t *)ctx))
+    struct sweep *sw = ctx;
+    if (!is_dead(it, sw->now)) {
+        if (it->exptime)
+            sw->again = true;
         return;
+    }
+    if (item_refcount(it) != 1) {
+        sw->again = true;
+        return;
+    }
+    uint32_t hv = hash_key(item_key(it), it->nkey);
     pthread_mutex_lock(&lru.lock);
     lru.reclaimed++;
     if (!(it->it_flags & ITEM_FETCHED))
@@ -372,17 +391,34 @@ static void reclaim_if_dead(item *it, uint32_t hv, void *ctx)
     pthread_mutex_unlock(&lru.lock);
 }
 
-static void expire_pass(void)
+/*
+ * About once a second: applies a delayed flush whose time has come, then
+ * walks up to 65536 buckets of a sweep of the table, freeing items that are
+ * expired or flushed. A sweep starts only while heap_ttl_dirty is set, so
+ * a cache whose items never expire costs no background work. The cursor is
+ * reverse-binary, so a sweep survives the table doubling (htab_scan).
+ */
+void heap_expire_pass(void)
 {
     static uint64_t cursor;     /* only the maintainer runs this */
+    static struct sweep sw;
     rel_time_t now = clock_now();
     rel_time_t pf = __atomic_load_n(&pending_flush, __ATOMIC_RELAXED);
     if (pf && pf <= now)
         flush_now();
+    if (cursor == 0) {
+        if (!__atomic_exchange_n(&heap_ttl_dirty, false, __ATOMIC_RELAXED))
+            return;
+        sw.again = false;
+    }
+    sw.now = now;
     for (int i = 0; i < 65536; i++) {
-        cursor = htab_scan(cursor, reclaim_if_dead, &now);
-        if (cursor == 0)
+        cursor = htab_scan(cursor, reclaim_if_dead, &sw);
+        if (cursor == 0) {
+            if (sw.again)
+                __atomic_store_n(&heap_ttl_dirty, true, __ATOMIC_RELAXED);
             break;
+        }
     }
 }
 
@@ -409,7 +445,7 @@ static void *maintainer(void *arg)
             htab_grow();
         }
         live_beat(live, "expiry pass");
-        expire_pass();
+        heap_expire_pass();
         pthread_mutex_lock(&maint_lock);
     }
     pthread_mutex_unlock(&maint_lock);
@@ -520,11 +556,10 @@ struct walk_ctx {
     rel_time_t now;
 };
 
-static void walk_one(item *it, uint32_t hv, void *arg)
+static void walk_one(item *it, void *arg)
 {
     struct walk_ctx *w = arg;
     struct engine_item_info info;
-    (void)hv;
     info.addr = it;
     memcpy(info.key, item_key(it), it->nkey);
     info.nkey = it->nkey;

@@ -43,8 +43,7 @@ unsigned htab_power(void);
 /* One step of a resumable scan: fn for each item of one bucket under its
  * lock; the next cursor, 0 when done. Safe across growth (reverse-binary
  * cursor: buckets not yet visited keep their place when the table doubles). */
-uint64_t htab_scan(uint64_t cursor, void (*fn)(item *it, uint32_t hv, void *ctx),
-                   void *ctx);
+uint64_t htab_scan(uint64_t cursor, void (*fn)(item *it, void *ctx), void *ctx);
 void htab_chain_hist(uint64_t *hist, int nhist);
 
 /* heap.c, for meta.c: the item primitives (see heap.c for contracts) */
@@ -61,6 +60,19 @@ bool heap_value_to_u64(const item *it, uint64_t *out);
 uint64_t heap_next_cas(void);
 uint64_t heap_oldest_cas(void);
 void heap_cas_at_least(uint64_t cas);
+
+/* heap.c: the background expiry pass sweeps the table only while an item
+ * may die unseen. Stores, touches and meta commands that give an exptime,
+ * and flushes, set heap_ttl_dirty; a sweep that ends having seen no item
+ * that can still die clears it. */
+extern bool heap_ttl_dirty;
+static inline void heap_note_ttl(rel_time_t exptime)
+{
+    if (exptime && !__atomic_load_n(&heap_ttl_dirty, __ATOMIC_RELAXED))
+        __atomic_store_n(&heap_ttl_dirty, true, __ATOMIC_RELAXED);
+}
+/* One turn of the expiry pass (the maintainer thread, or a test). */
+void heap_expire_pass(void);
 
 /* meta.c */
 item *heap_meta_get(const char *key, size_t nkey, const struct meta_get_opts *o,

@@ -141,7 +141,7 @@ static uint64_t rev64(uint64_t v)
     return (v >> 32) | (v << 32);
 }
 
-uint64_t htab_scan(uint64_t cursor, void (*fn)(item *, uint32_t, void *), void *ctx)
+uint64_t htab_scan(uint64_t cursor, void (*fn)(item *, void *), void *ctx)
 {
     /* The stripe of a bucket is its low bits, the same in every size of
      * table, so the lock taken for cursor covers bucket cursor & mask. */
@@ -151,7 +151,7 @@ uint64_t htab_scan(uint64_t cursor, void (*fn)(item *, uint32_t, void *), void *
     item *it = table[cursor & mask];
     while (it) {
         item *next = it->h_next;    /* fn may unlink it */
-        fn(it, hash_key(item_key(it), it->nkey), ctx);
+        fn(it, ctx);
         it = next;
     }
     pthread_mutex_unlock(l);

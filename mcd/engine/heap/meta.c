@@ -27,5 +27,6 @@
 #define ENG_META_STORE heap_meta_store
 #define ENG_META_DELETE heap_meta_delete
 #define ENG_META_ARITH heap_meta_arith
+#define ENG_NOTE_TTL heap_note_ttl
 
 #include "../meta_rules.h"
