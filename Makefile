@@ -242,6 +242,12 @@ bench-ir: $(BIN)
 	$(MAKE) BUILD=build-notrack BIN=build-notrack/mcd-notrack CFLAGS=-DMCD_NO_TRACKING build-notrack/mcd-notrack
 	MCD_BIN=$(abspath $(BIN)) NOTRACK_BIN=$(abspath build-notrack/mcd-notrack) /usr/bin/python3 bench/lib/ir.py
 
+# make bench-ir-memcached: mcd against Debian's memcached in user-space
+# instructions per operation (bench/results/ir-memcached.md).
+.PHONY: bench-ir-memcached
+bench-ir-memcached: $(BIN)
+	MCD_BIN=$(abspath $(BIN)) IR_PEER=$${IR_PEER:-/usr/bin/memcached} /usr/bin/python3 bench/lib/ir.py
+
 # make bench-more: what MSG_MORE saves on replies of more than IOV_MAX
 # pieces: mcd against itself built with -DMCD_NO_MSG_MORE, packets per
 # request side by side (bench/results/more.md).

@@ -17,12 +17,21 @@ make bench-overhead), the CPU cost of tracking is about
     1 + u * (Ir_tracked / Ir_untracked - 1)
 assuming both builds retire instructions at the same rate.
 
-Environment: MCD_BIN, NOTRACK_BIN, IR_OPS (N, default 20000), BENCH_OUT,
-IR_SHARES_FROM (the bench-overhead report to read u from).
+With IR_PEER set (make bench-ir-memcached), the second server is that
+binary instead, Debian's memcached, and the report compares the two
+servers' user-space instructions per operation: all threads (what the
+CPU-per-operation figure of make bench counts; memcached's LRU maintainer
+does per-operation work in its own thread) and the threads that answered
+(those that called sendmsg; memcached's binary is stripped, so threads are
+told apart by the libc calls they made).
+
+Environment: MCD_BIN, NOTRACK_BIN, IR_PEER, IR_OPS (N, default 20000),
+BENCH_OUT, IR_SHARES_FROM (the bench-overhead report to read u from).
 """
 import os
 import random
 import re
+import resource
 import signal
 import socket
 import struct
@@ -37,8 +46,10 @@ from servers import free_port, HOST  # noqa: E402
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MCD_BIN = os.environ.get("MCD_BIN", os.path.join(ROOT, "mcd", "mcd"))
 NOTRACK_BIN = os.environ.get("NOTRACK_BIN", os.path.join(ROOT, "build-notrack", "mcd-notrack"))
+PEER_BIN = os.environ.get("IR_PEER") or None
 N = int(os.environ.get("IR_OPS", "20000"))
-OUT = os.environ.get("BENCH_OUT", os.path.join(ROOT, "bench", "results", "ir.md"))
+OUT = os.environ.get("BENCH_OUT", os.path.join(
+    ROOT, "bench", "results", "ir-memcached.md" if PEER_BIN else "ir.md"))
 KEYS = 1000
 SHARES_FROM = os.environ.get("IR_SHARES_FROM",
                              os.path.join(ROOT, "bench", "results", "overhead.md"))
@@ -127,39 +138,49 @@ def drive(port, proto, size, set_share, nkeys, ops):
     s.close()
 
 
-def worker_ir(prefix):
-    """Instructions of the worker threads: callgrind writes one file per
-    thread; workers are the threads that ran conn_event. The listener and
-    the background threads (expiry, LRU, rebalancer, admin) run on timers,
-    so their share would depend on how long a run took, not on its work."""
-    total = 0
+def thread_ir(prefix):
+    """Instructions per thread kind: callgrind writes one file per thread.
+    Returns (workers, answering, total): workers are the threads that ran
+    conn_event (mcd's), answering those that called sendmsg (either
+    server's), total every thread. The listener and mcd's background
+    threads (expiry, LRU, rebalancer, admin) run on timers, so their share
+    depends on how long a run took, not on its work."""
+    workers = answering = total = 0
     d = os.path.dirname(prefix)
     for name in os.listdir(d):
         if not name.startswith(os.path.basename(prefix) + "-"):
             continue
         with open(os.path.join(d, name)) as f:
             text = f.read()
-        if "conn_event" not in text:
-            continue
         m = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
-        if m:
-            total += int(m.group(1))
+        if not m:
+            continue
+        n = int(m.group(1))
+        total += n
+        if "conn_event" in text:
+            workers += n
+        if "sendmsg" in text:
+            answering += n
     if not total:
-        raise RuntimeError("no worker thread output under " + prefix)
-    return total
+        raise RuntimeError("no thread output under " + prefix)
+    return workers, answering, total
 
 
 def run_once(binary, w, ops, tmp):
     out = os.path.join(tmp, "cg.%d" % time.monotonic_ns())
     port = free_port()
+    # -c: memcached sets the open-file limit to exactly -c, and valgrind
+    # refuses any hard limit but its own (1024 less the 12 it keeps)
     argv = ["valgrind", "--tool=callgrind", "--separate-threads=yes",
             "--callgrind-out-file=" + out, binary, "-p", str(port), "-l", HOST,
-            "-U", "0", "-t", "4", "-m", "1024"]
+            "-U", "0", "-t", "4", "-m", "1024", "-c", "1012"]
     if os.geteuid() == 0:
         argv += ["-u", "nobody"]
         os.chmod(tmp, 0o777)
     log = open(out + ".log", "w")
-    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                                               (1024, 1024)))
     try:
         deadline = time.time() + 60
         while True:
@@ -180,7 +201,7 @@ def run_once(binary, w, ops, tmp):
             p.kill()
             p.wait()
         log.close()
-    return worker_ir(out)
+    return thread_ir(out)
 
 
 def user_shares():
@@ -203,16 +224,63 @@ def user_shares():
     return shares
 
 
+def per_op(binary, w, tmp):
+    """(workers, answering, total) instructions per operation, by difference."""
+    one = run_once(binary, w, N, tmp)
+    two = run_once(binary, w, 2 * N, tmp)
+    return tuple((b - a) / N for a, b in zip(one, two))
+
+
+def main_peer():
+    tmp = tempfile.mkdtemp(prefix="mcd-ir-")
+    rows = []
+    for w in WORKLOADS:
+        m = per_op(MCD_BIN, w, tmp)
+        p = per_op(PEER_BIN, w, tmp)
+        print("  %-36s mcd %6.0f/%6.0f  peer %6.0f/%6.0f instructions/op (all/answering)"
+              % (w[0], m[2], m[1], p[2], p[1]), file=sys.stderr, flush=True)
+        rows.append((w[0], m[2], p[2], m[1], p[1]))
+    L = ["# User-space instructions per operation: mcd against %s" % os.path.basename(PEER_BIN),
+         "",
+         "- date: %s; %d operations measured per run (by difference, see bench/lib/ir.py)"
+         % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), N),
+         "- valgrind callgrind; both servers `-t 4 -m 1024`; one connection, request "
+         "then reply, the same fixed sequence to both", "",
+         "| workload | mcd, all threads | %s, all threads | ratio | mcd, answering threads "
+         "| %s, answering threads | ratio |" % ((os.path.basename(PEER_BIN),) * 2),
+         "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, ma, pa, mw, pw in rows:
+        L.append("| %s | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f |"
+                 % (name, ma, pa, ma / pa, mw, pw, mw / pw))
+    L.append("")
+    L.append("All threads is what make bench's CPU per operation counts; answering threads "
+             "are those that called sendmsg (the workers). memcached's LRU maintainer "
+             "thread does per-operation work (moving items between its LRU segments) "
+             "outside the workers. User space is only part of either server's CPU "
+             "time under load (see the user share column of bench/results/latest.md); "
+             "the rest is the kernel's, per syscall and alike for both.")
+    text = "\n".join(L) + "\n"
+    print(text)
+    with open(OUT, "w") as f:
+        f.write(text)
+
+
 def main():
+    import shutil
+    if not shutil.which("valgrind"):
+        sys.exit("ir.py needs valgrind: apt-get install valgrind")
+    for b in (MCD_BIN, PEER_BIN or NOTRACK_BIN):
+        if not os.access(b, os.X_OK):
+            sys.exit("ir.py: %s is not an executable (memcached: apt-get install memcached)" % b)
+    if PEER_BIN:
+        return main_peer()
     tmp = tempfile.mkdtemp(prefix="mcd-ir-")
     shares = user_shares()
     rows = []
     for w in WORKLOADS:
         per = {}
         for name, binary in (("tracked", MCD_BIN), ("untracked", NOTRACK_BIN)):
-            one = run_once(binary, w, N, tmp)
-            two = run_once(binary, w, 2 * N, tmp)
-            per[name] = (two - one) / N
+            per[name] = per_op(binary, w, tmp)[0]
             print("  %-36s %-9s %8.0f instructions/op" % (w[0], name, per[name]),
                   file=sys.stderr, flush=True)
         r = per["tracked"] / per["untracked"]
