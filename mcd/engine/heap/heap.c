@@ -22,6 +22,7 @@
 #include "../../settings.h"
 #include "../../stats.h"
 #include "../../util.h"
+#include "../sweep.h"
 
 /* Items are moved to the LRU head at most this often (seconds). */
 #define ITEM_UPDATE_INTERVAL 60
@@ -364,24 +365,12 @@ static bool maint_running;      /* under maint_lock */
 
 bool heap_ttl_dirty;
 
-struct sweep {
-    rel_time_t now;
-    bool again;         /* saw an item that may die later, or a held dead one */
-};
-
 /* Under the item's lock, from htab_scan. */
 static void reclaim_if_dead(item *it, void *ctx)
 {
     struct sweep *sw = ctx;
-    if (!is_dead(it, sw->now)) {
-        if (it->exptime)
-            sw->again = true;
+    if (sweep_keep(sw, it, is_dead(it, sw->now)))
         return;
-    }
-    if (item_refcount(it) != 1) {
-        sw->again = true;
-        return;
-    }
     uint32_t hv = hash_key(item_key(it), it->nkey);
     pthread_mutex_lock(&lru.lock);
     lru.reclaimed++;
@@ -406,17 +395,13 @@ void heap_expire_pass(void)
     rel_time_t pf = __atomic_load_n(&pending_flush, __ATOMIC_RELAXED);
     if (pf && pf <= now)
         flush_now();
-    if (cursor == 0) {
-        if (!__atomic_exchange_n(&heap_ttl_dirty, false, __ATOMIC_RELAXED))
-            return;
-        sw.again = false;
-    }
+    if (cursor == 0 && !sweep_start(&sw, &heap_ttl_dirty))
+        return;
     sw.now = now;
     for (int i = 0; i < 65536; i++) {
         cursor = htab_scan(cursor, reclaim_if_dead, &sw);
         if (cursor == 0) {
-            if (sw.again)
-                __atomic_store_n(&heap_ttl_dirty, true, __ATOMIC_RELAXED);
+            sweep_done(&sw, &heap_ttl_dirty);
             break;
         }
     }

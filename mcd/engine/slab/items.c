@@ -19,6 +19,7 @@
 #include "../../settings.h"
 #include "../../stats.h"
 #include "../../util.h"
+#include "../sweep.h"
 
 /* Items are moved to the LRU head at most this often (seconds). */
 #define ITEM_UPDATE_INTERVAL 60
@@ -490,23 +491,11 @@ static void slab_flush(int64_t delay)
 
 bool items_ttl_dirty;
 
-struct sweep {
-    rel_time_t now;
-    bool again;         /* saw an item that may die later, or a held dead one */
-};
-
 static void reclaim_if_dead(item *it, void *ctx)
 {
     struct sweep *sw = ctx;
-    if (!item_is_expired(it, sw->now) && !item_is_flushed(it)) {
-        if (it->exptime)
-            sw->again = true;
+    if (sweep_keep(sw, it, item_is_expired(it, sw->now) || item_is_flushed(it)))
         return;
-    }
-    if (item_refcount(it) != 1) {
-        sw->again = true;
-        return;
-    }
     uint32_t hv = hash_key(item_key(it), it->nkey);
     struct lru *l = &lrus[it->clsid];
     pthread_mutex_lock(&l->lock);
@@ -534,13 +523,9 @@ void items_expire_pass(void)
         __atomic_store_n(&pending_flush, 0, __ATOMIC_RELAXED);
         flush_now();
     }
-    if (cursor == 0) {
-        /* A sweep would start: skip it while no item can die unseen (a
-         * cache of items without exptime costs no background work). */
-        if (!__atomic_exchange_n(&items_ttl_dirty, false, __ATOMIC_RELAXED))
-            return;
-        sw.again = false;
-    }
+    /* A cache of items without exptime costs no background work. */
+    if (cursor == 0 && !sweep_start(&sw, &items_ttl_dirty))
+        return;
     sw.now = now;
     for (int i = 0; i < 65536; i++) {
         uint64_t next = assoc_walk_bucket(cursor, reclaim_if_dead, &sw);
@@ -553,8 +538,7 @@ void items_expire_pass(void)
         }
         cursor = next;
         if (cursor == 0) {
-            if (sw.again)
-                __atomic_store_n(&items_ttl_dirty, true, __ATOMIC_RELAXED);
+            sweep_done(&sw, &items_ttl_dirty);
             break;
         }
     }

@@ -1,0 +1,59 @@
+/*
+ * sweep.h - the bookkeeping of the engines' background expiry sweep,
+ * written once: a sweep of the hash table starts only while some item may
+ * die unseen (an exptime was given, or a flush happened), and a sweep that
+ * ends having met no item that can still die, and no dead one it had to
+ * leave, lets the next one wait for new cause.
+ *
+ * The engine owns the flag (set by its stores, touches and flushes), the
+ * walk and the unlinking; it calls sweep_start() when its cursor is at the
+ * start of the table, sweep_keep() on each item under that item's lock,
+ * and sweep_done() when the cursor comes back to the start.
+ */
+#ifndef MCD_ENGINE_SWEEP_H
+#define MCD_ENGINE_SWEEP_H
+
+#include <stdbool.h>
+
+#include "../item.h"
+
+struct sweep {
+    rel_time_t now;
+    bool again;         /* met an item that may die later, or a held dead one */
+};
+
+/* At the start of the table: true to sweep, clearing *dirty (a store that
+ * sets it during the sweep is seen by this sweep or the next). */
+static inline bool sweep_start(struct sweep *sw, bool *dirty)
+{
+    if (!__atomic_exchange_n(dirty, false, __ATOMIC_RELAXED))
+        return false;
+    sw->again = false;
+    return true;
+}
+
+/* Under the item's lock: true when the sweep must leave it (alive, or dead
+ * but referenced), noting whether it is cause for another sweep. */
+static inline bool sweep_keep(struct sweep *sw, const item *it, bool dead)
+{
+    if (!dead) {
+        if (it->exptime)
+            sw->again = true;
+        return true;
+    }
+    if (item_refcount(it) != 1) {
+        sw->again = true;
+        return true;
+    }
+    return false;
+}
+
+/* The cursor is back at the start: keep *dirty set if this sweep left
+ * anything that can still die. */
+static inline void sweep_done(const struct sweep *sw, bool *dirty)
+{
+    if (sw->again)
+        __atomic_store_n(dirty, true, __ATOMIC_RELAXED);
+}
+
+#endif
