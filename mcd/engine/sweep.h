@@ -5,10 +5,14 @@
  * ends having met no item that can still die, and no dead one it had to
  * leave, lets the next one wait for new cause.
  *
- * The engine owns the flag (set by its stores, touches and flushes), the
- * walk and the unlinking; it calls sweep_start() when its cursor is at the
- * start of the table, sweep_keep() on each item under that item's lock,
- * and sweep_done() when the cursor comes back to the start.
+ * The engine owns the flag, the walk and the unlinking; it calls
+ * sweep_start() when its cursor is at the start of the table, sweep_keep()
+ * on each item under that item's lock, and sweep_done() when the cursor
+ * comes back to the start. It sets the flag on a flush, and for an exptime
+ * given to an item only once the item is in the table, under its bucket's
+ * lock: noted at allocation, an item linked into a bucket the sweep had
+ * already passed, while the flag was still set from before the sweep began,
+ * would be left for no sweep at all.
  */
 #ifndef MCD_ENGINE_SWEEP_H
 #define MCD_ENGINE_SWEEP_H

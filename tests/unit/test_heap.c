@@ -260,6 +260,20 @@ static void test_expire_pass_idle(void **state)
     assert_int_equal(linked(), 0);
     assert_false(heap_ttl_dirty);
 
+    /* an item allocated before a sweep and stored after it is swept for:
+     * its exptime counts from the link, not the alloc */
+    it = e->alloc("idle:late", 9, 0, t + 5, 3, &err);
+    assert_non_null(it);
+    memcpy(item_data(it), "v\r\n", 3);
+    heap_expire_pass();
+    assert_false(heap_ttl_dirty);
+    assert_int_equal(e->store(it, STORE_SET, NULL, &err), STORE_STORED);
+    e->release(it);
+    assert_true(heap_ttl_dirty);
+    clock_set_for_test(t += 6);
+    heap_expire_pass();
+    assert_int_equal(linked(), 0);
+
     /* a delayed flush is applied, and swept, when its time comes */
     assert_int_equal(put("idle:c", "v", STORE_SET, 0), STORE_STORED);
     heap_expire_pass();

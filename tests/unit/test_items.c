@@ -615,6 +615,19 @@ static void test_expire_pass_idle(void **state)
     assert_int_equal(engine_stat("curr_items"), 0);
     assert_false(items_ttl_dirty);
 
+    /* an item allocated before a sweep and stored after it is swept for:
+     * its exptime counts from the link, not the alloc */
+    item *late = mk("idle:late", "v", 0, tnow + 5);
+    items_expire_pass();
+    assert_false(items_ttl_dirty);
+    enum err_site err;
+    assert_int_equal(E->store(late, STORE_SET, NULL, &err), STORE_STORED);
+    E->release(late);
+    assert_true(items_ttl_dirty);
+    advance(6);
+    items_expire_pass();
+    assert_int_equal(engine_stat("curr_items"), 0);
+
     /* a sweep cut short by a hash table expansion is made again */
     assert_int_equal(store_x("idle:c", "v", STORE_SET, 0, NULL, tnow + 5), STORE_STORED);
     items_expire_pass();

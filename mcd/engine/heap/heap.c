@@ -132,7 +132,8 @@ static void lru_unlink(item *it)
     it->next = it->prev = NULL;
 }
 
-/* Under lock(hv): link it into the table and the LRU with a new CAS. */
+/* Under lock(hv): link it into the table and the LRU with a new CAS. The
+ * exptime is noted once the item is in its bucket (see sweep.h). */
 void heap_do_link(item *it, uint32_t hv)
 {
     it->it_flags |= ITEM_LINKED;
@@ -140,6 +141,7 @@ void heap_do_link(item *it, uint32_t hv)
     it->cas = heap_next_cas();
     htab_insert(it, hv);
     ref_incr(it);
+    heap_note_ttl(it->exptime);
     pthread_mutex_lock(&lru.lock);
     lru_link_head(it);
     lru.count++;
@@ -303,7 +305,6 @@ item *heap_item_alloc(const char *key, size_t nkey, uint32_t flags,
     it->next = it->prev = it->h_next = NULL;
     it->time = clock_now();
     it->exptime = exptime;
-    heap_note_ttl(exptime);
     it->nbytes = nbytes;
     it->flags = flags;
     it->cas = 0;

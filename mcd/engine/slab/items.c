@@ -120,7 +120,9 @@ static void lru_unlink(struct lru *l, item *it)
 }
 
 /* Under lock(hv): the table's half of a link: stamp, CAS, bucket, and the
- * reference the table holds. */
+ * reference the table holds. The exptime is noted once the item is in its
+ * bucket, under the bucket's lock: a sweep has then either still to visit
+ * the bucket or already cleared the flag this sets again. */
 static void link_into_table(item *it, uint32_t hv)
 {
     it->it_flags |= ITEM_LINKED;
@@ -128,6 +130,7 @@ static void link_into_table(item *it, uint32_t hv)
     it->cas = __atomic_add_fetch(&cas_counter, 1, __ATOMIC_RELAXED);
     assoc_insert(it, hv);
     ref_incr(it);
+    items_note_ttl(it->exptime);
 }
 
 /* Under lock(hv). */
@@ -428,7 +431,6 @@ item *items_alloc(const char *key, size_t nkey, uint32_t flags,
     it->next = it->prev = it->h_next = NULL;
     it->time = clock_now();
     it->exptime = exptime;
-    items_note_ttl(exptime);
     it->nbytes = nbytes;
     it->flags = flags;
     it->cas = 0;
