@@ -442,9 +442,11 @@ void conn_error_ctx(struct conn *c, enum err_site e, struct err_ctx *ctx)
     ctx->conn_id = c->id;
     err_raise_ctx(e, ctx);
     c->outcome = err_info(e)->cls == R_SERVER ? OUT_FAILED : OUT_REJECTED;
-    /* noreply silences the client's own mistakes, as in memcached; the
-     * server's failures (SERVER_ERROR) are always told. */
-    if (c->noreply && err_info(e)->cls != R_SERVER)
+    /* noreply silences every error line of the command, the server's
+     * failures (SERVER_ERROR) too, as in memcached: a client that asked
+     * for no reply reads none, or its replies would be out of step. The
+     * site is counted and in the history all the same. */
+    if (c->noreply)
         return;
     if (__atomic_load_n(&settings.verbose, __ATOMIC_RELAXED) > 0) {
         const struct err_info *ei = err_info(e);

@@ -400,7 +400,9 @@ static void process_arith(struct conn *c, struct token *t, size_t nt, bool incr)
         conn_error(c, ERR_BAD_ARG_COUNT);
         return;
     }
-    c->noreply = nt == 4 && is_noreply(&t[3]);
+    /* A trailing noreply counts even where the delta should be, as in
+     * memcached: "incr k noreply" fails silently. */
+    c->noreply = is_noreply(&t[nt - 1]);
     if (!text_key_ok(c, &t[1]))
         return;
     if (!parse_u64(t[2].p, t[2].len, &delta)) {
@@ -447,7 +449,7 @@ static void process_touch(struct conn *c, struct token *t, size_t nt)
         conn_error(c, ERR_BAD_ARG_COUNT);
         return;
     }
-    c->noreply = nt == 4 && is_noreply(&t[3]);
+    c->noreply = is_noreply(&t[nt - 1]);     /* as in process_arith */
     if (!text_key_ok(c, &t[1]))
         return;
     if (!parse_i64(t[2].p, t[2].len, &ex)) {
@@ -479,11 +481,11 @@ static void process_delete(struct conn *c, struct token *t, size_t nt)
         bool zero = TOK_IS(&t[2], "0");
         bool noreply = is_noreply(&t[nt - 1]);
         bool valid = (nt == 3 && (zero || noreply)) || (nt == 4 && zero && noreply);
+        c->noreply = noreply;   /* silences the usage error too, as memcached */
         if (!valid) {
             conn_error(c, ERR_DELETE_USAGE);
             return;
         }
-        c->noreply = noreply;
     }
     if (!text_key_ok(c, &t[1]))
         return;
