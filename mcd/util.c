@@ -79,7 +79,14 @@ time_t clock_abs(rel_time_t t)
     return t == 0 ? 0 : process_started + (time_t)t;
 }
 
-bool parse_u64(const char *s, size_t len, uint64_t *out)
+/* isspace() in the C locale, without the locale. */
+static bool is_c_space(char ch)
+{
+    return ch == ' ' || (ch >= '\t' && ch <= '\r');
+}
+
+/* Decimal digits only, the whole of s. */
+static bool parse_digits(const char *s, size_t len, uint64_t *out)
 {
     uint64_t v = 0;
     if (len == 0)
@@ -102,6 +109,30 @@ bool parse_u64(const char *s, size_t len, uint64_t *out)
     return true;
 }
 
+bool parse_u64(const char *s, size_t len, uint64_t *out)
+{
+    if (len > 1 && *s == '+') {        /* as strtoull, which memcached uses */
+        s++;
+        len--;
+    }
+    return parse_digits(s, len, out);
+}
+
+bool parse_stored_u64(const char *s, size_t len, uint64_t *out)
+{
+    size_t i = 0;
+    while (i < len && is_c_space(s[i]))
+        i++;
+    size_t start = i;
+    if (i < len && s[i] == '+')
+        i++;
+    while (i < len && s[i] >= '0' && s[i] <= '9')
+        i++;
+    if (i < len && !is_c_space(s[i]))
+        return false;
+    return parse_u64(s + start, i - start, out);
+}
+
 bool parse_u32(const char *s, size_t len, uint32_t *out)
 {
     uint64_t v;
@@ -120,7 +151,7 @@ bool parse_i64(const char *s, size_t len, int64_t *out)
         s++;
         len--;
     }
-    if (!parse_u64(s, len, &v))
+    if (!parse_digits(s, len, &v))
         return false;
     if (neg) {
         if (v > (uint64_t)INT64_MAX + 1)

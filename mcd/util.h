@@ -31,9 +31,14 @@ time_t clock_abs(rel_time_t t);
  * clock_tick(), so expiry and delayed flush can be tested without waiting. */
 void clock_set_for_test(rel_time_t t);
 
-/* Strict parsers: the whole token must be a number in range. */
+/* Strict parsers: the whole token must be a number in range, with an
+ * optional sign as strtoul/strtoll read it (unsigned: '+' only). */
 bool parse_u32(const char *s, size_t len, uint32_t *out);
 bool parse_u64(const char *s, size_t len, uint64_t *out);
+/* A stored value read as a number for incr/decr, as memcached's strtoull
+ * reads it: blanks first, an optional '+', digits, then the end or a
+ * blank (what follows a blank is ignored). */
+bool parse_stored_u64(const char *s, size_t len, uint64_t *out);
 bool parse_i64(const char *s, size_t len, int64_t *out);
 bool parse_i32(const char *s, size_t len, int32_t *out);
 

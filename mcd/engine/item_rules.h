@@ -185,14 +185,11 @@ static enum store_result ENG_REMOVE(const char *key, size_t nkey, uint64_t cas)
     return res;
 }
 
-/* The value as an unsigned 64-bit decimal; trailing spaces allowed. */
+/* The value as an unsigned 64-bit decimal, read as memcached reads it
+ * (parse_stored_u64: "  5", "+5" and "5 x" are 5). */
 bool ENG_VALUE_U64(const item *it, uint64_t *out)
 {
-    const char *p = item_data(it);
-    size_t len = item_vlen(it);
-    while (len > 0 && p[len - 1] == ' ')
-        len--;
-    return parse_u64(p, len, out);
+    return parse_stored_u64(item_data(it), item_vlen(it), out);
 }
 
 static enum delta_result ENG_ARITH(const char *key, size_t nkey, bool incr,

@@ -428,9 +428,14 @@ static void test_arith(void **state)
     assert_int_equal(arith("ar:sp", true, 1, 0, buf, NULL), DELTA_OK);
     assert_string_equal(buf, "8");
 
+    /* leading blanks and a '+' too, as memcached's strtoull reads them */
+    set("ar:lead", " +1");
+    assert_int_equal(arith("ar:lead", true, 1, 0, buf, NULL), DELTA_OK);
+    assert_string_equal(buf, "2");
+
     /* not a number: refused, value unchanged */
-    static const char *const bad[] = { "abc", "12a", "", "-1", " 1", "1.5",
-                                       "18446744073709551616", "+3" };
+    static const char *const bad[] = { "abc", "12a", "", "-1", " ", "1.5",
+                                       "18446744073709551616", "+", "+-3" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         set("ar:nn", bad[i]);
         if (arith("ar:nn", true, 1, 0, buf, NULL) != DELTA_NON_NUMERIC)

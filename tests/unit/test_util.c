@@ -41,7 +41,11 @@ static void test_parse_u64(void **state)
     assert_true(parse_u64(S("00"), &v));
     assert_int_equal(v, 0);
     assert_false(parse_u64(S("-1"), &v));
-    assert_false(parse_u64(S("+1"), &v));
+    assert_true(parse_u64(S("+1"), &v));        /* as strtoull */
+    assert_int_equal(v, 1);
+    assert_false(parse_u64(S("+"), &v));
+    assert_false(parse_u64(S("++1"), &v));
+    assert_false(parse_u64(S("+-1"), &v));
     assert_false(parse_u64(S(" 1"), &v));
     assert_false(parse_u64(S("1 "), &v));
     assert_false(parse_u64(S("1x"), &v));
@@ -74,6 +78,8 @@ static void test_parse_i64(void **state)
     assert_false(parse_i64(S("+"), &v));
     assert_false(parse_i64(S("--1"), &v));
     assert_false(parse_i64(S("+-1"), &v));
+    assert_false(parse_i64(S("-+1"), &v));
+    assert_false(parse_i64(S("++1"), &v));
     assert_int_equal(v, 7);
     assert_true(parse_i64(S("-1"), &v));
     assert_true(v == -1);
@@ -204,6 +210,34 @@ static void test_hash_key(void **state)
     }
 }
 
+static void test_parse_stored_u64(void **state)
+{
+    uint64_t v = 7;
+    (void)state;
+    /* what memcached's strtoull accepts in a stored value for incr */
+    assert_true(parse_stored_u64(S("5"), &v));
+    assert_int_equal(v, 5);
+    assert_true(parse_stored_u64(S("  5"), &v));
+    assert_int_equal(v, 5);
+    assert_true(parse_stored_u64(S("\t+5"), &v));
+    assert_int_equal(v, 5);
+    assert_true(parse_stored_u64(S("5 "), &v));
+    assert_int_equal(v, 5);
+    assert_true(parse_stored_u64(S("5\r\n6"), &v));     /* a blank ends it */
+    assert_int_equal(v, 5);
+    assert_true(parse_stored_u64(S("18446744073709551615"), &v));
+    assert_true(v == UINT64_MAX);
+    v = 7;
+    assert_false(parse_stored_u64(S(""), &v));
+    assert_false(parse_stored_u64(S("   "), &v));
+    assert_false(parse_stored_u64(S("+"), &v));
+    assert_false(parse_stored_u64(S("-5"), &v));
+    assert_false(parse_stored_u64(S("5x"), &v));
+    assert_false(parse_stored_u64(S("x5"), &v));
+    assert_false(parse_stored_u64(S("18446744073709551616"), &v));
+    assert_int_equal(v, 7);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -211,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_parse_u32),
         cmocka_unit_test(test_parse_i64),
         cmocka_unit_test(test_parse_i32),
+        cmocka_unit_test(test_parse_stored_u64),
         cmocka_unit_test(test_fmt_u64),
         cmocka_unit_test(test_clock_realtime),
         cmocka_unit_test(test_hash_key),
