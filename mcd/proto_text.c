@@ -252,7 +252,11 @@ static void process_get(struct conn *c, const char *line, size_t len,
             return;
     }
     if (!any) {
-        conn_error(c, ERR_BAD_ARG_COUNT);
+        /* as memcached: "get" alone is an error, "gat 0" touches no key */
+        if (touch)
+            REPLY(c, "END\r\n");
+        else
+            conn_error(c, ERR_BAD_ARG_COUNT);
         return;
     }
     if (nkeys == 1)
