@@ -43,7 +43,7 @@ enum delta_result {
 };
 
 /* The version of this table and of item.h, checked when loading a .so. */
-#define MCD_ENGINE_ABI 3
+#define MCD_ENGINE_ABI 4
 #define MCD_ENGINE_ENTRY "mcd_engine_entry"
 typedef const struct engine *(*engine_entry_fn)(int abi_version);
 
@@ -114,6 +114,7 @@ struct meta_get_opts {
     bool key_binary;        /* the vivified item's key came in base64 */
     bool recache;           /* R: win if the item expires before ... */
     rel_time_t recache_before;
+    bool ttl_after_vivify;  /* T came after N: a vivified item takes T's */
 };
 
 /* What a meta fetch saw, before the fetch itself changed anything. */
@@ -124,6 +125,7 @@ struct meta_item_info {
     bool stale;             /* marked stale (X) */
     bool token_sent;        /* somebody else already won (Z) */
     bool won;               /* this caller won the token (W) */
+    rel_time_t exptime_before;  /* before T or N changed it (0 if created) */
 };
 
 struct meta_store_opts {

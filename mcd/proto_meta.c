@@ -211,6 +211,12 @@ enum meta_perr meta_parse(enum meta_cmd cmd, const struct token *key,
             return e;
         if (is_return_flag((char)ch))
             r->ret[r->nret++] = (char)ch;
+        if (ch == 'T')
+            r->pos_T = (uint8_t)(i + 1);
+        else if (ch == 'N')
+            r->pos_N = (uint8_t)(i + 1);
+        else if (ch == 't')
+            r->pos_t = (uint8_t)(i + 1);
     }
     return parse_key(key, r);
 }
@@ -332,6 +338,23 @@ static void miss_ctx(struct ret_ctx *x, const struct meta_req *r)
 
 /* --- mg -------------------------------------------------------------------- */
 
+/* The exptime t reports: memcached applies T and N in request order and t
+ * reports the exptime at its own place, so "mg k t T30" shows the old TTL
+ * and "mg k T30 t" the new one. */
+static rel_time_t mg_exptime_at_t(const struct meta_req *r, const struct meta_item_info *info,
+                                  rel_time_t ttl, rel_time_t vivify_ttl)
+{
+    rel_time_t e = info->exptime_before;
+    unsigned at = 0;
+    if (r->has_ttl && r->pos_T < r->pos_t) {
+        e = ttl;
+        at = r->pos_T;
+    }
+    if (info->created && r->pos_N < r->pos_t && r->pos_N > at)
+        e = vivify_ttl;
+    return e;
+}
+
 static void meta_get(struct conn *c, struct meta_req *r)
 {
     struct meta_item_info info;
@@ -342,6 +365,7 @@ static void meta_get(struct conn *c, struct meta_req *r)
         .vivify = r->vivify, .vivify_ttl = clock_realtime(r->vivify_ttl),
         .key_binary = r->b,
         .recache = r->recache, .recache_before = clock_realtime(r->recache_ttl),
+        .ttl_after_vivify = r->pos_T > r->pos_N,
     };
     item *it = engine->meta_get(r->key, r->nkey, &o, &info, &e);
     hold_note(it);
@@ -371,7 +395,8 @@ static void meta_get(struct conn *c, struct meta_req *r)
     struct ret_ctx x = {
         .it = it, .key = item_key(it), .nkey = it->nkey,
         .key_binary = r->b || (it->it_flags & ITEM_KEY_BINARY),
-        .cas = settings.use_cas ? it->cas : 0, .exptime = it->exptime,
+        .cas = settings.use_cas ? it->cas : 0,
+        .exptime = mg_exptime_at_t(r, &info, o.ttl, o.vivify_ttl),
         .info = &info,
     };
     char *p0 = conn_reserve(c, META_LINE_MAX);
@@ -594,7 +619,7 @@ static void meta_arith(struct conn *c, struct meta_req *r)
     }
     struct meta_arith_opts o = {
         .incr = incr, .delta = r->delta,
-        .cas = r->has_cas ? (r->cas ? r->cas : UINT64_MAX) : 0,
+        .cas = r->has_cas ? r->cas : 0,    /* C0 compares nothing here, as memcached */
         .new_cas = r->has_new_cas ? r->new_cas : 0,
         .set_ttl = r->has_ttl, .ttl = clock_realtime(r->ttl),
         .vivify = r->vivify, .vivify_ttl = clock_realtime(r->vivify_ttl),

@@ -52,6 +52,7 @@ struct meta_req {
     bool b, q, v, u, I;         /* base64 key, quiet, value, no bump, invalidate */
     bool has_cas, has_new_cas, has_ttl, vivify, recache;
     char mode;                  /* M: 0 when not given */
+    uint8_t pos_T, pos_N, pos_t;    /* 1 + their place among the flags; 0: absent */
     uint32_t client_flags;      /* F */
     uint64_t cas;               /* C */
     uint64_t new_cas;           /* E */

@@ -109,7 +109,8 @@ static enum store_result ENG_STORE(item *it, enum store_op op, uint64_t *cas,
     switch (op) {
     case STORE_ADD:
         if (old) {
-            ENG_BUMP(old);
+            /* up the LRU, as memcached's add does, but no read */
+            ITEM_BUMP_KEEP_MARKS(old, ENG_BUMP);
             res = STORE_NOT_STORED;
         } else {
             ENG_LINK(it, hv);
@@ -200,9 +201,15 @@ static enum delta_result ENG_ARITH(const char *key, size_t nkey, bool incr,
     enum delta_result res;
     uint64_t value;
     ENG_LOCK(hv);
-    item *it = ENG_GET_LOCKED(key, nkey, hv, true);
+    item *it = ENG_GET_LOCKED(key, nkey, hv, false);
     if (!it) {
         res = DELTA_NOT_FOUND;
+        goto done;
+    }
+    ITEM_BUMP_KEEP_MARKS(it, ENG_BUMP);
+    /* memcached's order: an empty value, then the CAS, then the number */
+    if (item_vlen(it) == 0) {
+        res = DELTA_NON_NUMERIC;
         goto done;
     }
     if (cas_in != 0 && cas_in != it->cas) {
@@ -218,9 +225,11 @@ static enum delta_result ENG_ARITH(const char *key, size_t nkey, bool incr,
     else
         value = value < delta ? 0 : value - delta;
     size_t len = fmt_u64(buf, value);
-    if (len + 2 == it->nbytes && item_refcount(it) == 2) {
-        /* Nobody else is reading it: rewrite in place. */
+    if (len + 2 <= it->nbytes && item_refcount(it) == 2) {
+        /* Nobody else is reading it: rewrite in place, padded with
+         * spaces to its length as memcached does ("99 " after 100). */
         memcpy(item_data(it), buf, len);
+        memset(item_data(it) + len, ' ', it->nbytes - 2 - len);
         it->cas = ENG_NEXT_CAS();
         if (cas)
             *cas = it->cas;

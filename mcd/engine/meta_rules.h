@@ -80,7 +80,10 @@ item *ENG_META_GET(const char *key, size_t nkey, const struct meta_get_opts *o,
         goto done;
     info->fetched = (it->it_flags & ITEM_FETCHED) != 0;
     info->last_access = item_time(it);
-    if (o->set_ttl) {
+    /* As memcached applies mg's flags in order: a hit takes T's exptime; a
+     * vivified item starts at 0 and takes N's, then T's if T came later. */
+    info->exptime_before = info->created ? 0 : it->exptime;
+    if (o->set_ttl && (!info->created || o->ttl_after_vivify)) {
         it->exptime = o->ttl;
         ENG_NOTE_TTL(o->ttl);
     }
@@ -94,8 +97,8 @@ item *ENG_META_GET(const char *key, size_t nkey, const struct meta_get_opts *o,
             it->it_flags |= ITEM_TOKEN_SENT;
         }
     }
-    if (o->bump && !info->created)
-        ENG_BUMP(it);
+    if (o->bump)
+        ENG_BUMP(it);       /* a vivified item too: memcached counts it fetched */
 done:
     ENG_UNLOCK(hv);
     return it;
@@ -118,7 +121,8 @@ enum store_result ENG_META_STORE(item *it, enum store_op op,
     switch (op) {
     case STORE_ADD:
         if (old) {
-            ENG_BUMP(old);
+            /* up the LRU, as memcached's add does, but no read */
+            ITEM_BUMP_KEEP_MARKS(old, ENG_BUMP);
         } else {
             ENG_LINK(it, hv);
             res = STORE_STORED;
@@ -143,9 +147,10 @@ enum store_result ENG_META_STORE(item *it, enum store_op op,
         } else if (old->cas == it->cas) {
             ENG_REPLACE(old, it, hv);
             res = STORE_STORED;
-        } else if (o->invalidate && it->cas < old->cas) {
+        } else if (o->invalidate && it->cas != 0 && it->cas < old->cas) {
             /* ms I: a writer holding an older CAS still stores, but its
-             * value keeps the old TTL and stays stale (and won, if it was). */
+             * value keeps the old TTL and stays stale (and won, if it was).
+             * C0 is no CAS a writer could hold: refused, as memcached. */
             it->exptime = old->exptime;
             it->it_flags |= ITEM_STALE | (old->it_flags & ITEM_TOKEN_SENT);
             ENG_REPLACE(old, it, hv);
@@ -260,10 +265,16 @@ enum delta_result ENG_META_ARITH(const char *key, size_t nkey,
     if (meta_cas_refused(o->new_cas, err))
         return DELTA_ERROR;
     ENG_LOCK(hv);
-    item *it = ENG_GET_LOCKED(key, nkey, hv, true);
+    item *it = ENG_GET_LOCKED(key, nkey, hv, false);
     if (!it) {
         res = o->vivify ? meta_arith_vivify(key, nkey, hv, o, buf, info, err)
                         : DELTA_NOT_FOUND;
+        goto done;
+    }
+    ITEM_BUMP_KEEP_MARKS(it, ENG_BUMP);
+    /* memcached's order: an empty value, then the CAS, then the number */
+    if (item_vlen(it) == 0) {
+        res = DELTA_NON_NUMERIC;
         goto done;
     }
     if (o->cas != 0 && o->cas != it->cas) {
@@ -280,9 +291,11 @@ enum delta_result ENG_META_ARITH(const char *key, size_t nkey,
         value = value < o->delta ? 0 : value - o->delta;
     size_t len = fmt_u64(buf, value);
     item *target = it;
-    if (len + 2 == it->nbytes && item_refcount(it) == 2) {
-        /* Nobody else is reading it: rewrite in place. */
+    if (len + 2 <= it->nbytes && item_refcount(it) == 2) {
+        /* Nobody else is reading it: rewrite in place, padded with
+         * spaces to its length as memcached does ("99 " after 100). */
         memcpy(item_data(it), buf, len);
+        memset(item_data(it) + len, ' ', it->nbytes - 2 - len);
         it->cas = ENG_NEXT_CAS();
     } else {
         n = ENG_ALLOC(key, nkey, it->flags, it->exptime, (uint32_t)len + 2, err);

@@ -466,24 +466,29 @@ item *items_alloc(const char *key, size_t nkey, uint32_t flags,
 #define ENG_NOTE_TTL items_note_ttl
 #include "../item_rules.h"
 
-static void flush_now(void)
+/* Items with a CAS below oldest_cas are flushed. A flush at once takes a
+ * CAS of its own for the line, as memcached's does, so CAS values stay in
+ * step with memcached's; a delayed one fires between stores and takes none
+ * (memcached marks it by time instead). */
+static void flush_now(bool take_cas)
 {
     __atomic_store_n(&items_ttl_dirty, true, __ATOMIC_RELAXED);
-    __atomic_store_n(&oldest_cas, __atomic_load_n(&cas_counter, __ATOMIC_RELAXED) + 1,
-                     __ATOMIC_RELAXED);
+    uint64_t line = take_cas ? __atomic_add_fetch(&cas_counter, 1, __ATOMIC_RELAXED)
+                             : __atomic_load_n(&cas_counter, __ATOMIC_RELAXED) + 1;
+    __atomic_store_n(&oldest_cas, line, __ATOMIC_RELAXED);
 }
 
 static void slab_flush(int64_t delay)
 {
     if (delay <= 0) {
         __atomic_store_n(&pending_flush, 0, __ATOMIC_RELAXED);
-        flush_now();
+        flush_now(true);
         return;
     }
     rel_time_t when = clock_realtime(delay);
     if (when <= clock_now()) {
         __atomic_store_n(&pending_flush, 0, __ATOMIC_RELAXED);
-        flush_now();
+        flush_now(true);
     } else {
         __atomic_store_n(&pending_flush, when, __ATOMIC_RELAXED);
     }
@@ -523,7 +528,7 @@ void items_expire_pass(void)
     rel_time_t pf = __atomic_load_n(&pending_flush, __ATOMIC_RELAXED);
     if (pf && pf <= now) {
         __atomic_store_n(&pending_flush, 0, __ATOMIC_RELAXED);
-        flush_now();
+        flush_now(false);
     }
     /* A cache of items without exptime costs no background work. */
     if (cursor == 0 && !sweep_start(&sw, &items_ttl_dirty))
