@@ -242,6 +242,28 @@ is($a->{delete_hits} - $b->{delete_hits}, 1, "md counts delete_hits");
 is($a->{delete_misses} - $b->{delete_misses}, 1, "md counts delete_misses");
 ok($a->{cmd_set} - $b->{cmd_set} >= 1, "ms counts cmd_set");
 
+# As memcached 1.6.18 (each also checked against it by differential.t):
+# flags act in request order, so t before T reports the old TTL
+req("ms ord 1\r\nx\r\nmg ord t T100\r\nmg ord T200 t\r\n", "t reports the TTL at its place",
+    "HD\r\n", "HD t-1\r\n", qr/^HD t(?:199|200)\r\n\z/);
+# a vivify miss takes N's TTL, then T's only if T came after N
+req("mg viv1 t T0 N100\r\nmg viv1 t\r\nmg viv2 N100 T0 t\r\nmg viv2 t\r\n", "T and N in order",
+    "HD t-1 W\r\n", qr/^HD t(?:99|100) Z\r\n\z/, "HD t-1 W\r\n", "HD t-1 Z\r\n");
+# a vivified item counts as fetched; an incr, ma or refused add does not
+req("mg viv3 N100\r\nmg viv3 h\r\n", "vivify is a fetch", "HD W\r\n", "HD h1 Z\r\n");
+req("ms hx 1\r\n5\r\nma hx\r\nincr hx 1\r\nms hx 1 ME\r\n9\r\nmg hx h v\r\n",
+    "arithmetic and a refused add are no fetch",
+    "HD\r\n", "HD\r\n", "7\r\n", "NS\r\n", "VA 1 h0\r\n", "7\r\n");
+# ma C0 compares nothing; ms I C0 is refused
+req("ms c0 2\r\n10\r\nma c0 C0 v\r\nms c0 1 I C0\r\nz\r\nmg c0 v\r\n", "C0",
+    "HD\r\n", "VA 2\r\n", "11\r\n", "EX\r\n", "VA 2\r\n", "11\r\n");
+# an empty value is non-numeric before any CAS is compared
+req("ms e0 0\r\n\r\nma e0 C1\r\n", "empty value before CAS",
+    "HD\r\n", err_re("CLIENT_ERROR cannot increment or decrement non-numeric value", 4030));
+# a meta command without a key: a bare ERROR
+req("mg\r\n", "mg without a key", "ERROR\r\n");
+alive("the ordering cases");
+
 close $s;
 my $st = $srv->stop;
 ok(!$srv->was_killed, "server exits on SIGTERM");

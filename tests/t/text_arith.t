@@ -119,4 +119,28 @@ num_is("d", 12, "noreply incr/decr took effect");
     is($last, "1000\r\n", "1000 pipelined incr");
 }
 
+# As memcached 1.6.18 (each also checked against it by differential.t):
+# a number rewritten in place keeps its length, padded with spaces
+{
+    is(setv("pad", "100"), "STORED\r\n");
+    is(cmd("decr pad 1\r\n"), "99\r\n", "decr to fewer digits");
+    mem_get_is($sock, "pad", "99 ", "the value keeps its length, space-padded");
+    is(cmd("incr pad 1\r\n"), "100\r\n", "incr of a padded number");
+    mem_get_is($sock, "pad", "100", "back to three digits");
+}
+# a stored number is read as strtoull reads it; a delta may carry a '+'
+{
+    is(setv("lead", "  5"), "STORED\r\n");
+    is(cmd("incr lead +1\r\n"), "6\r\n", "leading blanks in the value, '+' in the delta");
+    is(setv("plus", "+5"), "STORED\r\n");
+    is(cmd("incr plus 1\r\n"), "6\r\n", "a '+' in the value");
+    is(setv("blank", "5 x"), "STORED\r\n");
+    is(cmd("incr blank 1\r\n"), "6\r\n", "what follows a blank is ignored");
+}
+# noreply silences the error lines too
+{
+    send_bytes($sock, "incr lead noreply\r\ntouch lead noreply\r\ndelete lead 1 noreply\r\n");
+    is(cmd("incr lead 1\r\n"), "7\r\n", "no error line answered to noreply commands");
+}
+
 done_testing();
