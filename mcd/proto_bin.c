@@ -749,8 +749,6 @@ bool proto_bin_try_command(struct conn *c)
     bin_header_decode(p, &st->req);
     st->cmd = bin_cmd_find(st->req.opcode);
     enum err_site e = bin_req_check(&st->req, st->cmd, settings.item_size_max);
-    /* A value over -I is refused once its key is in hand: a Set then drops
-     * the stale value, and the reject history names the key. */
     if (e == ERR_BIN_BODY_LENGTH) {
         /* The header contradicts itself: the next frame cannot be found,
          * so answer once and close, as memcached does. */
@@ -759,6 +757,8 @@ bool proto_bin_try_command(struct conn *c)
         conn_close_after_write(c, "binary body length smaller than key and extras");
         return true;
     }
+    /* A value over -I is refused once its key is in hand: a Set then drops
+     * the stale value, and the reject history names the key. */
     if (e != ERR__COUNT && e != ERR_TOO_LARGE) {
         bin_refuse_header(c, st, e);
         return true;
