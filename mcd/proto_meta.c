@@ -694,6 +694,7 @@ static void meta_debug(struct conn *c, struct meta_req *r)
     struct meta_item_info info;
     enum err_site e = ERR_META_VIVIFY_NO_MEMORY;
     struct meta_get_opts o = { .bump = false, .claim = false };
+    STAT_INCR(cmd_meta);
     item *it = engine->meta_get(r->key, r->nkey, &o, &info, &e);
     hold_note(it);
     if (!it) {

@@ -25,6 +25,7 @@
     X(touch_hits, "keys touched") \
     X(touch_misses, "keys not found by touch") \
     X(cmd_flush, "flush_all commands") \
+    X(cmd_meta, "me commands (memcached 1.6 counts only those here)") \
     X(delete_hits, "deletes that removed an item") \
     X(delete_misses, "deletes of missing keys") \
     X(incr_hits, "incr of existing keys") \

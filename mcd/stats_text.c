@@ -146,6 +146,9 @@ static void stats_general(const struct emitter *c)
     stat_u64(c, "multiget_11_100", s.multiget_11_100);
     stat_u64(c, "multiget_over_100", s.multiget_over_100);
     stat_u64(c, "listen_disabled_usec", listen_disabled_usec());
+    /* memcached's names for the same figures */
+    stat_u64(c, "time_in_listen_disabled_us", listen_disabled_usec());
+    stat_u64(c, "cmd_meta", s.cmd_meta);
     engine->stats(c->emit, c->ctx);
 }
 

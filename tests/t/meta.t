@@ -241,6 +241,9 @@ is($a->{get_misses} - $b->{get_misses}, 1, "mg counts get_misses");
 is($a->{delete_hits} - $b->{delete_hits}, 1, "md counts delete_hits");
 is($a->{delete_misses} - $b->{delete_misses}, 1, "md counts delete_misses");
 ok($a->{cmd_set} - $b->{cmd_set} >= 1, "ms counts cmd_set");
+req("me st\r\nmg st\r\n", "me then mg", "EN\r\n", "EN\r\n");
+is(stats()->{cmd_meta} - $a->{cmd_meta}, 1, "cmd_meta counts me only, as memcached 1.6");
+ok(defined $a->{time_in_listen_disabled_us}, "time_in_listen_disabled_us under memcached's name");
 
 # As memcached 1.6.18 (each also checked against it by differential.t):
 # flags act in request order, so t before T reports the old TTL
