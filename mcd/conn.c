@@ -580,9 +580,8 @@ static void conn_link(struct conn *c)
     pthread_mutex_unlock(&thr->lock);
 }
 
-/* "tcp:ADDR:PORT" or "tcp6:[ADDR]:PORT" for a socket address. */
-static void addr_text(char *out, size_t outlen, const char *proto,
-                      const struct sockaddr_storage *ss, socklen_t sl)
+void addr_text(char *out, size_t outlen, const char *proto,
+               const struct sockaddr_storage *ss, socklen_t sl)
 {
     char host[48] = "?";
     char port[8] = "?";

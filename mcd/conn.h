@@ -104,6 +104,7 @@ struct conn {
     struct udp_state *udp;
 
     const char *close_reason;   /* static text, set when closing starts */
+    const char *listen_addr;    /* the listener it came in on (listen.c), or NULL */
     rel_time_t write_progress;  /* last time a blocked write moved */
 
     struct conn *next, *prev;   /* the thread's list; thread lock */
@@ -143,6 +144,11 @@ static inline bool conn_is_udp(const struct conn *c)
 {
     return c->udp != NULL;
 }
+
+/* "tcp:ADDR:PORT" or "tcp6:[ADDR]:PORT" (proto as given) for an address. */
+struct sockaddr_storage;
+void addr_text(char *out, size_t outlen, const char *proto,
+               const struct sockaddr_storage *ss, socklen_t sl);
 
 /* Owner thread only. */
 struct conn *conn_new(int fd, struct thread *thr, bool is_unix);

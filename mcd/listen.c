@@ -36,6 +36,8 @@ struct listener {
     int fd;
     bool is_unix;
     struct event *ev;
+    char addr[80];      /* "tcp:127.0.0.1:11211", "unix:/path": stats conns */
+    rel_time_t opened;
 };
 
 static struct listener listeners[MAX_LISTENERS];
@@ -44,6 +46,13 @@ static struct event *resume_ev;
 static bool accepting = true;   /* main thread writes; stats read: atomic */
 static uint64_t disabled_usec;  /* atomic: total time accepting was paused */
 static struct timespec disabled_at;     /* main thread only */
+
+void listen_each(void (*fn)(int fd, const char *addr, rel_time_t opened, void *ctx),
+                 void *ctx)
+{
+    for (int i = 0; i < nlisteners; i++)
+        fn(listeners[i].fd, listeners[i].addr, listeners[i].opened, ctx);
+}
 
 uint64_t listen_disabled_usec(void)
 {
@@ -121,7 +130,7 @@ static void on_accept(evutil_socket_t lfd, short which, void *arg)
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         }
         conn_count_open();
-        if (!thread_dispatch(fd, l->is_unix)) {
+        if (!thread_dispatch(fd, l->is_unix, l->addr)) {
             err_raise(ERR_THREAD_HANDOFF, 0);
             conn_count_closed();
             close(fd);
@@ -139,6 +148,15 @@ static int add_listener(struct event_base *base, int fd, bool is_unix)
     struct listener *l = &listeners[nlisteners];
     l->fd = fd;
     l->is_unix = is_unix;
+    l->opened = clock_now();
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (is_unix)
+        snprintf(l->addr, sizeof(l->addr), "unix:%s", settings.socketpath);
+    else if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        addr_text(l->addr, sizeof(l->addr), "tcp", &ss, sl);
+    else
+        snprintf(l->addr, sizeof(l->addr), "tcp:?");
     l->ev = event_new(base, fd, EV_READ | EV_PERSIST, on_accept, l);
     if (!l->ev || event_add(l->ev, NULL) != 0) {
         fprintf(stderr, "mcd: cannot watch a listening socket\n");

@@ -10,11 +10,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "util.h"
+
 /* Opens every listener on base; prints why and returns -1 on failure. */
 int listen_setup(struct event_base *base);
 void listen_teardown(void);
 bool listen_accepting(void);
 /* Total microseconds accepting was paused for lack of descriptors. */
 uint64_t listen_disabled_usec(void);
+/* fn for each TCP or unix listening socket, with its address text and
+ * when it opened. The listeners are set up before any client is served
+ * and never change. */
+void listen_each(void (*fn)(int fd, const char *addr, rel_time_t opened, void *ctx),
+                 void *ctx);
 
 #endif /* MCD_LISTEN_H */

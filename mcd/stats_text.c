@@ -261,12 +261,30 @@ static void stats_slabs(const struct emitter *c)
     stat_u64(c, "total_malloced", malloced);
 }
 
+/* As memcached lists its listening sockets among the connections. */
+static void listener_stat(int fd, const char *addr, rel_time_t opened, void *ctx)
+{
+    const struct emitter *c = ctx;
+    char name[64];
+    snprintf(name, sizeof(name), "%d:addr", fd);
+    stat_str(c, name, addr);
+    snprintf(name, sizeof(name), "%d:state", fd);
+    stat_str(c, name, "conn_listening");
+    /* memcached counts a listener's from when it opened */
+    snprintf(name, sizeof(name), "%d:secs_since_last_cmd", fd);
+    stat_u64(c, name, clock_now() - opened);
+}
+
 static void conn_stat(struct conn *other, void *ctx)
 {
     const struct emitter *c = ctx;
     char name[64];
     snprintf(name, sizeof(name), "%d:addr", other->fd);
     stat_str(c, name, other->peer);
+    if (other->listen_addr) {
+        snprintf(name, sizeof(name), "%d:listen_addr", other->fd);
+        stat_str(c, name, other->listen_addr);
+    }
     snprintf(name, sizeof(name), "%d:state", other->fd);
     stat_str(c, name, conn_state_name(__atomic_load_n(&other->state, __ATOMIC_RELAXED)));
     snprintf(name, sizeof(name), "%d:secs_since_last_cmd", other->fd);
@@ -380,8 +398,10 @@ bool stats_group(const char *group, size_t len, stat_emit_fn emit, void *ctx)
         stats_slabs(&e);
     else if (TOK_IS(&g, "sizes"))
         stat_str(&e, "sizes_status", "disabled");
-    else if (TOK_IS(&g, "conns"))
+    else if (TOK_IS(&g, "conns")) {
+        listen_each(listener_stat, &e);
         threads_each_conn(conn_stat, &e);
+    }
     else if (TOK_IS(&g, "errors"))
         stats_errors(&e);
     else

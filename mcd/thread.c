@@ -31,6 +31,7 @@
 struct pending {
     int fd;
     bool is_unix;
+    const char *listen_addr;    /* static: the listener's address */
     bool is_udp;        /* a UDP socket to serve, not a client */
     struct pending *next;
 };
@@ -162,9 +163,14 @@ static void thread_notify(evutil_socket_t fd, short which, void *arg)
         struct pending *next = p->next;
         if (p->is_udp) {
             udp_attach(p->fd, t);
-        } else if (!conn_new(p->fd, t, p->is_unix)) {
-            close(p->fd);
-            conn_count_closed();
+        } else {
+            struct conn *c = conn_new(p->fd, t, p->is_unix);
+            if (c) {
+                c->listen_addr = p->listen_addr;
+            } else {
+                close(p->fd);
+                conn_count_closed();
+            }
         }
         free(p);
         p = next;
@@ -266,13 +272,15 @@ void threads_stop(void)
     nthreads = 0;
 }
 
-static bool dispatch_to(struct thread *t, int fd, bool is_unix, bool is_udp)
+static bool dispatch_to(struct thread *t, int fd, bool is_unix, bool is_udp,
+                        const char *listen_addr)
 {
     struct pending *p = err_inject(ERR_THREAD_HANDOFF) ? NULL : malloc(sizeof(*p));
     if (!p)
         return false;
     p->fd = fd;
     p->is_unix = is_unix;
+    p->listen_addr = listen_addr;
     p->is_udp = is_udp;
     pthread_mutex_lock(&t->lock);
     p->next = t->queue;
@@ -286,9 +294,10 @@ static bool dispatch_to(struct thread *t, int fd, bool is_unix, bool is_udp)
     return true;
 }
 
-bool thread_dispatch(int fd, bool is_unix)
+bool thread_dispatch(int fd, bool is_unix, const char *listen_addr)
 {
-    return dispatch_to(&threads[next_thread++ % (unsigned)nthreads], fd, is_unix, false);
+    return dispatch_to(&threads[next_thread++ % (unsigned)nthreads], fd, is_unix, false,
+                       listen_addr);
 }
 
 bool thread_dispatch_udp(int fd)
@@ -296,7 +305,7 @@ bool thread_dispatch_udp(int fd)
     int served = 0;
     for (int i = 0; i < nthreads; i++) {
         int mine = i == nthreads - 1 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 0);
-        if (mine < 0 || !dispatch_to(&threads[i], mine, false, true)) {
+        if (mine < 0 || !dispatch_to(&threads[i], mine, false, true, NULL)) {
             err_raise(ERR_THREAD_HANDOFF, 0);
             if (mine >= 0)
                 close(mine);

@@ -49,8 +49,9 @@ extern int nthreads;
 
 int threads_start(int n);
 void threads_stop(void);
-/* Hand an accepted socket to the next worker; false if that failed. */
-bool thread_dispatch(int fd, bool is_unix);
+/* Hand an accepted socket to the next worker; false if that failed.
+ * listen_addr (static storage) names the listener it came in on. */
+bool thread_dispatch(int fd, bool is_unix, const char *listen_addr);
 /* Hand a UDP socket to every worker (each gets its own dup, the last the
  * socket itself); false if no worker got it. */
 bool thread_dispatch_udp(int fd);

@@ -159,6 +159,19 @@ ok($sizes, "stats sizes answers STAT lines and END") or diag $@;
 my $conns = eval { mem_stats($sock, "conns") };
 ok($conns, "stats conns answers STAT lines and END") or diag $@;
 ok(scalar(grep { /^\d+:addr$/ } keys %{ $conns || {} }) >= 1, "stats conns: has <fd>:addr lines");
+{
+    # the listening socket is listed too, and each client names it (as memcached)
+    my $port = $server->port;
+    my @listen = grep { /^(\d+):state$/ && $conns->{$_} eq 'conn_listening' } keys %{ $conns || {} };
+    my ($lfd) = map { /^(\d+):/ } grep { $conns->{s/state$/addr/r} eq "tcp:127.0.0.1:$port" } @listen;
+    ok(defined $lfd, "stats conns: the listener tcp:127.0.0.1:$port, conn_listening");
+    like($conns->{"$lfd:secs_since_last_cmd"} // '', qr/^\d+$/, 'stats conns: the listener has secs_since_last_cmd')
+        if defined $lfd;
+    my $local = 'tcp:127.0.0.1:' . $sock->sockport;
+    my ($me) = map { /^(\d+):addr$/ } grep { /:addr$/ && $conns->{$_} eq $local } keys %{ $conns || {} };
+    is(defined $me ? $conns->{"$me:listen_addr"} : undef, "tcp:127.0.0.1:$port",
+       'stats conns: a client names the listener it came in on');
+}
 err_like(cmd("stats nosuchthing\r\n"), "ERROR", "stats with an unknown subcommand");
 
 # --- stats reset ---------------------------------------------------------------------
