@@ -36,6 +36,11 @@ static void sum_raw(struct tstats *out)
 #define X(f, d) out->f += __atomic_load_n(&b->s.f, __ATOMIC_RELAXED);
         THREAD_STATS(X)
 #undef X
+        for (int i = 0; i < STATS_MAX_CLASSES; i++) {
+#define X(f) out->cls[i].f += __atomic_load_n(&b->s.cls[i].f, __ATOMIC_RELAXED);
+            CLASS_STATS(X)
+#undef X
+        }
     }
 }
 
@@ -46,6 +51,11 @@ void stats_sum(struct tstats *out)
 #define X(f, d) out->f -= baseline.f;
     THREAD_STATS(X)
 #undef X
+    for (int i = 0; i < STATS_MAX_CLASSES; i++) {
+#define X(f) out->cls[i].f -= baseline.cls[i].f;
+        CLASS_STATS(X)
+#undef X
+    }
     pthread_mutex_unlock(&lock);
 }
 

@@ -52,10 +52,24 @@
     X(multiget_11_100, "retrieval commands with 11 to 100 keys") \
     X(multiget_over_100, "retrieval commands with more than 100 keys")
 
+/* Per slab class, memcached's `stats slabs` counters: counted by the
+ * engines (engine/item_rules.h, engine/meta_rules.h) by the item's class. */
+#define CLASS_STATS(X) \
+    X(get_hits) X(cmd_set) X(delete_hits) X(incr_hits) X(decr_hits) \
+    X(cas_hits) X(cas_badval) X(touch_hits)
+#define STATS_MAX_CLASSES 64
+
+struct class_stats {
+#define X(f) uint64_t f;
+    CLASS_STATS(X)
+#undef X
+};
+
 struct tstats {
 #define X(f, d) uint64_t f;
     THREAD_STATS(X)
 #undef X
+    struct class_stats cls[STATS_MAX_CLASSES];
 };
 
 /* The calling thread's block; NULL until stats_thread_register(). */
@@ -67,6 +81,12 @@ extern __thread struct tstats *tstats_mine;
             __atomic_load_n(&ts_->f, __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED); \
     } while (0)
 #define STAT_INCR(f) STAT_ADD(f, 1)
+#define STAT_CLASS_INCR(f, id) do { \
+        struct tstats *ts_ = tstats_mine; \
+        unsigned id_ = (id); \
+        if (ts_ && id_ < STATS_MAX_CLASSES) __atomic_store_n(&ts_->cls[id_].f, \
+            __atomic_load_n(&ts_->cls[id_].f, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED); \
+    } while (0)
 
 void stats_thread_register(void);
 /* Sum every thread's block minus the reset baseline. */

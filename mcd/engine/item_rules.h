@@ -23,6 +23,8 @@
 #ifndef MCD_ENGINE_ITEM_RULES_H
 #define MCD_ENGINE_ITEM_RULES_H
 
+#include "../stats.h"
+
 #ifndef ENG_NOTE_TTL
 #define ENG_NOTE_TTL(exptime) ((void)(exptime))
 #endif
@@ -56,6 +58,8 @@ static item *ENG_GET(const char *key, size_t nkey)
     ENG_LOCK(hv);
     item *it = ENG_GET_LOCKED(key, nkey, hv, true);
     ENG_UNLOCK(hv);
+    if (it)
+        STAT_CLASS_INCR(get_hits, it->clsid);
     return it;
 }
 
@@ -67,6 +71,7 @@ static item *ENG_TOUCH(const char *key, size_t nkey, rel_time_t exptime)
     if (it) {
         it->exptime = exptime;
         ENG_NOTE_TTL(exptime);
+        STAT_CLASS_INCR(touch_hits, it->clsid);
     }
     ENG_UNLOCK(hv);
     return it;
@@ -104,6 +109,7 @@ static enum store_result ENG_STORE(item *it, enum store_op op, uint64_t *cas,
     enum store_result res = STORE_NOT_STORED;
     item *n = NULL;
 
+    STAT_CLASS_INCR(cmd_set, it->clsid);
     ENG_LOCK(hv);
     item *old = ENG_GET_LOCKED(key, it->nkey, hv, false);
     switch (op) {
@@ -134,8 +140,10 @@ static enum store_result ENG_STORE(item *it, enum store_op op, uint64_t *cas,
         if (!old) {
             res = STORE_NOT_FOUND;
         } else if (old->cas != it->cas) {
+            STAT_CLASS_INCR(cas_badval, old->clsid);
             res = STORE_EXISTS;
         } else {
+            STAT_CLASS_INCR(cas_hits, old->clsid);
             ENG_REPLACE(old, it, hv);
             res = STORE_STORED;
         }
@@ -177,6 +185,7 @@ static enum store_result ENG_REMOVE(const char *key, size_t nkey, uint64_t cas)
         if (cas != 0 && cas != it->cas) {
             res = STORE_EXISTS;
         } else {
+            STAT_CLASS_INCR(delete_hits, it->clsid);
             ENG_UNLINK(it, hv);
             res = STORE_STORED;
         }
@@ -220,10 +229,13 @@ static enum delta_result ENG_ARITH(const char *key, size_t nkey, bool incr,
         res = DELTA_NON_NUMERIC;
         goto done;
     }
-    if (incr)
+    if (incr) {
         value += delta;     /* wraps at 2^64, as memcached */
-    else
+        STAT_CLASS_INCR(incr_hits, it->clsid);
+    } else {
         value = value < delta ? 0 : value - delta;
+        STAT_CLASS_INCR(decr_hits, it->clsid);
+    }
     size_t len = fmt_u64(buf, value);
     if (len + 2 <= it->nbytes && item_refcount(it) == 2) {
         /* Nobody else is reading it: rewrite in place, padded with

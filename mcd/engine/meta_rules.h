@@ -21,6 +21,8 @@
 #ifndef MCD_ENGINE_META_RULES_H
 #define MCD_ENGINE_META_RULES_H
 
+#include "../stats.h"
+
 #ifndef ENG_NOTE_TTL
 #define ENG_NOTE_TTL(exptime) ((void)(exptime))
 #endif
@@ -78,6 +80,11 @@ item *ENG_META_GET(const char *key, size_t nkey, const struct meta_get_opts *o,
     }
     if (!it)
         goto done;
+    if (!info->created) {
+        STAT_CLASS_INCR(get_hits, it->clsid);
+        if (o->set_ttl)
+            STAT_CLASS_INCR(touch_hits, it->clsid);
+    }
     info->fetched = (it->it_flags & ITEM_FETCHED) != 0;
     info->last_access = item_time(it);
     /* As memcached applies mg's flags in order: a hit takes T's exptime; a
@@ -114,6 +121,7 @@ enum store_result ENG_META_STORE(item *it, enum store_op op,
     enum store_result res = STORE_NOT_STORED;
     item *n = NULL;
 
+    STAT_CLASS_INCR(cmd_set, it->clsid);
     if (meta_cas_refused(o->new_cas, err))
         return STORE_ERROR;
     ENG_LOCK(hv);
@@ -145,6 +153,7 @@ enum store_result ENG_META_STORE(item *it, enum store_op op,
         if (!old) {
             res = STORE_NOT_FOUND;
         } else if (old->cas == it->cas) {
+            STAT_CLASS_INCR(cas_hits, old->clsid);
             ENG_REPLACE(old, it, hv);
             res = STORE_STORED;
         } else if (o->invalidate && it->cas != 0 && it->cas < old->cas) {
@@ -156,6 +165,7 @@ enum store_result ENG_META_STORE(item *it, enum store_op op,
             ENG_REPLACE(old, it, hv);
             res = STORE_STORED;
         } else {
+            STAT_CLASS_INCR(cas_badval, old->clsid);
             res = STORE_EXISTS;
         }
         break;
@@ -208,6 +218,7 @@ enum store_result ENG_META_DELETE(const char *key, size_t nkey,
         res = STORE_EXISTS;
     } else if (o->invalidate) {
         /* Keep the value for stale reads; the next mg wins the recache. */
+        STAT_CLASS_INCR(delete_hits, it->clsid);
         if (o->set_ttl) {
             it->exptime = o->ttl;
             ENG_NOTE_TTL(o->ttl);
@@ -218,6 +229,7 @@ enum store_result ENG_META_DELETE(const char *key, size_t nkey,
                              : ENG_NEXT_CAS();
         res = STORE_STORED;
     } else {
+        STAT_CLASS_INCR(delete_hits, it->clsid);
         ENG_UNLINK(it, hv);
         res = STORE_STORED;
     }
@@ -285,10 +297,13 @@ enum delta_result ENG_META_ARITH(const char *key, size_t nkey,
         res = DELTA_NON_NUMERIC;
         goto done;
     }
-    if (o->incr)
+    if (o->incr) {
         value += o->delta;      /* wraps at 2^64, as memcached */
-    else
+        STAT_CLASS_INCR(incr_hits, it->clsid);
+    } else {
         value = value < o->delta ? 0 : value - o->delta;
+        STAT_CLASS_INCR(decr_hits, it->clsid);
+    }
     size_t len = fmt_u64(buf, value);
     item *target = it;
     if (len + 2 <= it->nbytes && item_refcount(it) == 2) {

@@ -150,6 +150,30 @@ for my $c (sort { $a <=> $b } keys %sclasses) {
     like($slabs->{"$c:chunk_size"} // '', qr/^\d+$/, "stats slabs: class $c has chunk_size");
     like($slabs->{"$c:used_chunks"} // '', qr/^\d+$/, "stats slabs: class $c has used_chunks");
 }
+{
+    # memcached's per-class command counters, counted by the item's class
+    my $v = 'c' x 3000;        # a class of its own among this file's items
+    is(cmd("set pc 0 0 " . length($v) . "\r\n$v\r\n"), "STORED\r\n", 'per-class: a 3000-byte item');
+    my $before = mem_stats($sock, 'slabs');
+    my %cls = map { /^(\d+):chunk_size$/ ? ($1 => $before->{$_}) : () } keys %$before;
+    # the smallest class whose chunks hold the item (the heap engine has one)
+    my ($id) = engine() eq 'slab'
+        ? sort { $cls{$a} <=> $cls{$b} } grep { $cls{$_} >= 3000 + 48 } keys %cls
+        : (1);
+    mem_gets($sock, 'pc');
+    send_bytes($sock, "get pc\r\n");
+    read_line($sock) for 1 .. 3;
+    is(cmd("touch pc 100\r\n"), "TOUCHED\r\n", 'per-class: touch');
+    is(cmd("cas pc 0 0 " . length($v) . " 1\r\n$v\r\n"), "EXISTS\r\n", 'per-class: a stale cas');
+    is(cmd("delete pc\r\n"), "DELETED\r\n", 'per-class: delete');
+    my $after = mem_stats($sock, 'slabs');
+    my %d = map { ($_ => ($after->{"$id:$_"} // 0) - ($before->{"$id:$_"} // 0)) }
+            qw(get_hits cmd_set delete_hits touch_hits cas_badval cas_hits);
+    is_deeply(\%d, { get_hits => 2, cmd_set => 1, delete_hits => 1, touch_hits => 1,
+                     cas_badval => 1, cas_hits => 0 },
+              "stats slabs: class $id counted gets, the set, the delete, the touch and the cas")
+        or diag explain $after;
+}
 like($slabs->{active_slabs} // '', qr/^\d+$/, "stats slabs: active_slabs");
 like($slabs->{total_malloced} // '', qr/^\d+$/, "stats slabs: total_malloced");
 
