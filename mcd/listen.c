@@ -50,7 +50,10 @@ static struct timespec disabled_at;     /* main thread only */
 void listen_each(void (*fn)(int fd, const char *addr, rel_time_t opened, void *ctx),
                  void *ctx)
 {
-    for (int i = 0; i < nlisteners; i++)
+    /* Each entry is written before the count that covers it is published,
+     * and never again; the count drops to 0 at shutdown. */
+    int n = __atomic_load_n(&nlisteners, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < n; i++)
         fn(listeners[i].fd, listeners[i].addr, listeners[i].opened, ctx);
 }
 
@@ -163,7 +166,9 @@ static int add_listener(struct event_base *base, int fd, bool is_unix)
         close(fd);
         return -1;
     }
-    nlisteners++;
+    /* published whole: a UDP request for stats conns may come in while
+     * the TCP listeners are still being opened */
+    __atomic_store_n(&nlisteners, nlisteners + 1, __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -328,11 +333,13 @@ int listen_setup(struct event_base *base)
 
 void listen_teardown(void)
 {
-    for (int i = 0; i < nlisteners; i++) {
+    int n = nlisteners;
+    /* stats conns may be listing them on a worker while the server stops */
+    __atomic_store_n(&nlisteners, 0, __ATOMIC_RELAXED);
+    for (int i = 0; i < n; i++) {
         event_free(listeners[i].ev);
         close(listeners[i].fd);
     }
-    nlisteners = 0;
     if (resume_ev)
         event_free(resume_ev);
     resume_ev = NULL;
