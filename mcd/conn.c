@@ -591,7 +591,7 @@ void addr_text(char *out, size_t outlen, const char *proto,
              proto, host, port);
 }
 
-struct conn *conn_new(int fd, struct thread *thr, bool is_unix)
+struct conn *conn_new(int fd, struct thread *thr, bool is_unix, const char *listen_addr)
 {
     struct conn *c = err_inject(ERR_CONN_MALLOC) ? NULL : conn_alloc(fd, thr);
     if (!c) {
@@ -599,6 +599,7 @@ struct conn *conn_new(int fd, struct thread *thr, bool is_unix)
         return NULL;
     }
     c->is_unix = is_unix;
+    c->listen_addr = listen_addr;   /* before conn_link makes it visible */
 
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);

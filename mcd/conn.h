@@ -150,8 +150,9 @@ struct sockaddr_storage;
 void addr_text(char *out, size_t outlen, const char *proto,
                const struct sockaddr_storage *ss, socklen_t sl);
 
-/* Owner thread only. */
-struct conn *conn_new(int fd, struct thread *thr, bool is_unix);
+/* Owner thread only. listen_addr (static storage, or NULL) names the
+ * listener it came in on, for stats conns. */
+struct conn *conn_new(int fd, struct thread *thr, bool is_unix, const char *listen_addr);
 /* A UDP pseudo-connection on fd with a read buffer of rsize bytes; it
  * takes u (freed with it). Not counted as a client connection. */
 struct conn *conn_new_udp(int fd, struct thread *thr, size_t rsize,

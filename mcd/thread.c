@@ -163,14 +163,9 @@ static void thread_notify(evutil_socket_t fd, short which, void *arg)
         struct pending *next = p->next;
         if (p->is_udp) {
             udp_attach(p->fd, t);
-        } else {
-            struct conn *c = conn_new(p->fd, t, p->is_unix);
-            if (c) {
-                c->listen_addr = p->listen_addr;
-            } else {
-                close(p->fd);
-                conn_count_closed();
-            }
+        } else if (!conn_new(p->fd, t, p->is_unix, p->listen_addr)) {
+            close(p->fd);
+            conn_count_closed();
         }
         free(p);
         p = next;

@@ -79,7 +79,7 @@ static inline void fuzz_conn_run(const uint8_t *data, size_t size)
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) != 0)
         abort();
     conn_count_open();      /* as the listener does before the hand-off */
-    struct conn *c = conn_new(sv[0], &fuzz_thr, true);
+    struct conn *c = conn_new(sv[0], &fuzz_thr, true, NULL);
     if (!c)
         abort();
     size_t off = 0;
