@@ -52,7 +52,7 @@ $(BIN): $(MCD_OBJS)
 HEAP_SRCS := $(wildcard mcd/engine/heap/*.c)
 ENGINE_SO := $(BUILD)/engines/heap.so
 
-$(ENGINE_SO): $(HEAP_SRCS) $(wildcard mcd/engine/heap/*.h) mcd/engine.h mcd/item.h $(BUILD)/.flags
+$(ENGINE_SO): $(HEAP_SRCS) $(wildcard mcd/engine/heap/*.h mcd/engine/*.h mcd/*.h) $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	@echo "  SO      $@"
 	$(Q)$(CC) $(CFLAGS_ALL) -fPIC -shared -fvisibility=hidden -DMCD_ENGINE_SHARED -o $@ $(HEAP_SRCS)
