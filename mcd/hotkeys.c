@@ -16,7 +16,10 @@ bool hotkeys_enabled = true;
 
 void hotkeys_thread_register(void)
 {
+    static uint32_t seeds;      /* each thread its own sequence */
     hk_mine = calloc(1, sizeof(*hk_mine));
+    if (hk_mine)
+        hk_mine->rng = 0x9e3779b9u * (__atomic_add_fetch(&seeds, 1, __ATOMIC_RELAXED) | 1);
 }
 
 static void table_add(struct hk_table *t, uint32_t hv, const char *key, size_t nkey,

@@ -27,7 +27,7 @@ struct hk_table {
 
 struct hotkeys {
     struct hk_table req, bytes;
-    uint32_t tick;
+    uint32_t rng;       /* xorshift32 state, never 0: which lookups are sampled */
 };
 
 extern __thread struct hotkeys *hk_mine;
@@ -45,7 +45,15 @@ static inline void hotkeys_note(const char *key, size_t nkey, size_t bytes)
     struct hotkeys *h = hk_mine;
     if (!h || !__atomic_load_n(&hotkeys_enabled, __ATOMIC_RELAXED))
         return;
-    if ((++h->tick & (HK_SAMPLE - 1)) != 0)
+    /* A random 1 in 64, not every 64th: a client repeating a pattern of
+     * keys (a multi-get of 9 hot keys and 1 other, say) would otherwise
+     * be sampled at the same few places of it and misjudged. */
+    uint32_t x = h->rng;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    h->rng = x;
+    if ((x & (HK_SAMPLE - 1)) != 0)
         return;
     hk_record(h, key, nkey, bytes);
 }
