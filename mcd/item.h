@@ -15,15 +15,6 @@
 #define ITEM_FETCHED 0x02   /* read at least once since stored */
 #define ITEM_SLABBED 0x04   /* on a slab free list */
 #define ITEM_ACTIVE  0x08   /* fetched again after being bumped */
-/* Under the item's lock: bump it in its LRU as a read would, keeping its
- * fetched marks; an incr or decr is no read (memcached's mg h and the
- * *_unfetched counters see it so). bump is the engine's bump function. */
-#define ITEM_BUMP_KEEP_MARKS(it, bump)                                        \
-    do {                                                                      \
-        uint8_t marks_ = (it)->it_flags & (ITEM_FETCHED | ITEM_ACTIVE);       \
-        bump(it);                                                             \
-        (it)->it_flags = (uint8_t)(((it)->it_flags & ~(ITEM_FETCHED | ITEM_ACTIVE)) | marks_); \
-    } while (0)
 /* The meta protocol's state (mg/md/ms flags W, X, Z and b): */
 #define ITEM_STALE      0x10    /* invalidated (md I, ms I): served with X */
 #define ITEM_TOKEN_SENT 0x20    /* a client won the right to recache it (W) */

@@ -18,9 +18,9 @@ void listen_teardown(void);
 bool listen_accepting(void);
 /* Total microseconds accepting was paused for lack of descriptors. */
 uint64_t listen_disabled_usec(void);
-/* fn for each TCP or unix listening socket, with its address text and
- * when it opened. The listeners are set up before any client is served
- * and never change. */
+/* fn for each TCP or unix listening socket opened so far, with its address
+ * text and when it opened (safe from any thread: an entry is published
+ * whole and never changes; at shutdown the list empties). */
 void listen_each(void (*fn)(int fd, const char *addr, rel_time_t opened, void *ctx),
                  void *ctx);
 

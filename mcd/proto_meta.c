@@ -391,6 +391,12 @@ static void meta_get(struct conn *c, struct meta_req *r)
         return;
     }
     STAT_INCR(get_hits);
+    /* per class here, not in the engine (me looks items up too); an mg
+     * with T is a touch there, as memcached counts it */
+    if (r->has_ttl)
+        STAT_CLASS_INCR(touch_hits, it->clsid);
+    else
+        STAT_CLASS_INCR(get_hits, it->clsid);
 
     struct ret_ctx x = {
         .it = it, .key = item_key(it), .nkey = it->nkey,

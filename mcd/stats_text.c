@@ -9,7 +9,6 @@
 #include <event2/event.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -235,9 +234,8 @@ static void stats_slabs(const struct emitter *c)
     char name[64];
     int n = engine->nclasses(), active = 0;
     uint64_t malloced = 0;
-    struct tstats *s = malloc(sizeof(*s));     /* per-class arrays: keep off the stack */
-    if (s)
-        stats_sum(s);
+    struct tstats s;
+    stats_sum(&s);
     for (int id = 1; id <= n; id++) {
         struct engine_class_info ci;
         /* a class without pages, unless (heap) it has chunks of no page */
@@ -256,8 +254,8 @@ static void stats_slabs(const struct emitter *c)
         SLAB_STAT("used_chunks", ci.used_chunks);
         SLAB_STAT("free_chunks", ci.free_chunks);
         SLAB_STAT("free_chunks_end", 0);
-        if (s && id < STATS_MAX_CLASSES) {
-#define X(f) SLAB_STAT(#f, s->cls[id].f);
+        if (id < STATS_MAX_CLASSES) {
+#define X(f) SLAB_STAT(#f, s.cls[id].f);
             CLASS_STATS(X)
 #undef X
         }
@@ -266,7 +264,6 @@ static void stats_slabs(const struct emitter *c)
         SLAB_STAT("pages_moved_out", ci.pages_moved_out);
 #undef SLAB_STAT
     }
-    free(s);
     stat_u64(c, "active_slabs", (uint64_t)active);
     stat_u64(c, "total_malloced", malloced);
 }

@@ -8,15 +8,15 @@
  *
  *   ENG_LOCK(hv), ENG_UNLOCK(hv)           the item lock of a key hash
  *   ENG_GET_LOCKED(key, nkey, hv, bump)    live item with a reference, or NULL
- *   ENG_BUMP(it), ENG_LINK(it, hv), ENG_REPLACE(old, it, hv), ENG_UNLINK(it, hv)
+ *   ENG_BUMP(it, read), ENG_LINK(it, hv), ENG_REPLACE(old, it, hv), ENG_UNLINK(it, hv)
  *   ENG_ALLOC(key, nkey, flags, exptime, nbytes, err), ENG_RELEASE(it)
  *   ENG_NEXT_CAS()                         the next CAS of the store sequence
  *   ENG_FIND(key, nkey, hv), ENG_IS_FLUSHED(it), ENG_IS_EXPIRED(it, now),
  *   ENG_REF_INCR(it)                       table lookup and item state
  *   ENG_GET_LOCKED: the name of the lookup defined here (shared with meta.c)
  *   ENG_GET, ENG_TOUCH, ENG_STORE, ENG_REMOVE, ENG_ARITH  (static) and
- *   ENG_JOIN, ENG_VALUE_U64 (shared with the engine's meta.c): the names of
- *   the functions defined here
+ *   ENG_JOIN (shared with the engine's meta.c): the names of the functions
+ *   defined here
  *   ENG_NOTE_TTL(exptime)                  optional: told of every exptime
  *                                          set on an item after its alloc
  */
@@ -24,6 +24,7 @@
 #define MCD_ENGINE_ITEM_RULES_H
 
 #include "../stats.h"
+#include "arith.h"
 
 #ifndef ENG_NOTE_TTL
 #define ENG_NOTE_TTL(exptime) ((void)(exptime))
@@ -48,7 +49,7 @@ item *ENG_GET_LOCKED(const char *key, size_t nkey, uint32_t hv, bool bump)
     }
     ENG_REF_INCR(it);
     if (bump)
-        ENG_BUMP(it);
+        ENG_BUMP(it, true);
     return it;
 }
 
@@ -116,7 +117,7 @@ static enum store_result ENG_STORE(item *it, enum store_op op, uint64_t *cas,
     case STORE_ADD:
         if (old) {
             /* up the LRU, as memcached's add does, but no read */
-            ITEM_BUMP_KEEP_MARKS(old, ENG_BUMP);
+            ENG_BUMP(old, false);
             res = STORE_NOT_STORED;
         } else {
             ENG_LINK(it, hv);
@@ -195,53 +196,24 @@ static enum store_result ENG_REMOVE(const char *key, size_t nkey, uint64_t cas)
     return res;
 }
 
-/* The value as an unsigned 64-bit decimal, read as memcached reads it
- * (parse_stored_u64: "  5", "+5" and "5 x" are 5). */
-bool ENG_VALUE_U64(const item *it, uint64_t *out)
-{
-    return parse_stored_u64(item_data(it), item_vlen(it), out);
-}
-
 static enum delta_result ENG_ARITH(const char *key, size_t nkey, bool incr,
                                     uint64_t delta, uint64_t cas_in, char *buf,
                                     uint64_t *cas, enum err_site *err)
 {
     uint32_t hv = hash_key(key, nkey);
     enum delta_result res;
-    uint64_t value;
+    size_t len;
     ENG_LOCK(hv);
     item *it = ENG_GET_LOCKED(key, nkey, hv, false);
     if (!it) {
         res = DELTA_NOT_FOUND;
         goto done;
     }
-    ITEM_BUMP_KEEP_MARKS(it, ENG_BUMP);
-    /* memcached's order: an empty value, then the CAS, then the number */
-    if (item_vlen(it) == 0) {
-        res = DELTA_NON_NUMERIC;
+    ENG_BUMP(it, false);        /* up the LRU, but an incr is no read */
+    res = arith_next(it, incr, delta, cas_in, buf, &len);
+    if (res != DELTA_OK)
         goto done;
-    }
-    if (cas_in != 0 && cas_in != it->cas) {
-        res = DELTA_EXISTS;
-        goto done;
-    }
-    if (!ENG_VALUE_U64(it, &value)) {
-        res = DELTA_NON_NUMERIC;
-        goto done;
-    }
-    if (incr) {
-        value += delta;     /* wraps at 2^64, as memcached */
-        STAT_CLASS_INCR(incr_hits, it->clsid);
-    } else {
-        value = value < delta ? 0 : value - delta;
-        STAT_CLASS_INCR(decr_hits, it->clsid);
-    }
-    size_t len = fmt_u64(buf, value);
-    if (len + 2 <= it->nbytes && item_refcount(it) == 2) {
-        /* Nobody else is reading it: rewrite in place, padded with
-         * spaces to its length as memcached does ("99 " after 100). */
-        memcpy(item_data(it), buf, len);
-        memset(item_data(it) + len, ' ', it->nbytes - 2 - len);
+    if (arith_in_place(it, buf, len)) {
         it->cas = ENG_NEXT_CAS();
         if (cas)
             *cas = it->cas;

@@ -9,10 +9,10 @@
  * pair itself):
  *   ENG_LOCK(hv), ENG_UNLOCK(hv)           the item lock of a key hash
  *   ENG_GET_LOCKED(key, nkey, hv, bump)    live item with a reference, or NULL
- *   ENG_BUMP(it), ENG_LINK(it, hv), ENG_REPLACE(old, it, hv), ENG_UNLINK(it, hv)
+ *   ENG_BUMP(it, read), ENG_LINK(it, hv), ENG_REPLACE(old, it, hv), ENG_UNLINK(it, hv)
  *   ENG_ALLOC(key, nkey, flags, exptime, nbytes, err), ENG_RELEASE(it)
  *   ENG_JOIN(old, it, op, err)             append/prepend into a new item
- *   ENG_NEXT_CAS(), ENG_VALUE_U64(it, &v), ENG_OLDEST_CAS(), ENG_CAS_AT_LEAST(c)
+ *   ENG_NEXT_CAS(), ENG_OLDEST_CAS(), ENG_CAS_AT_LEAST(c)
  *   ENG_ERR_CLASS                          the slab class for error context
  *   ENG_META_GET, ENG_META_STORE, ENG_META_DELETE, ENG_META_ARITH
  *   ENG_NOTE_TTL(exptime)                  optional, as in item_rules.h
@@ -22,6 +22,7 @@
 #define MCD_ENGINE_META_RULES_H
 
 #include "../stats.h"
+#include "arith.h"
 
 #ifndef ENG_NOTE_TTL
 #define ENG_NOTE_TTL(exptime) ((void)(exptime))
@@ -80,11 +81,6 @@ item *ENG_META_GET(const char *key, size_t nkey, const struct meta_get_opts *o,
     }
     if (!it)
         goto done;
-    if (!info->created) {
-        STAT_CLASS_INCR(get_hits, it->clsid);
-        if (o->set_ttl)
-            STAT_CLASS_INCR(touch_hits, it->clsid);
-    }
     info->fetched = (it->it_flags & ITEM_FETCHED) != 0;
     info->last_access = item_time(it);
     /* As memcached applies mg's flags in order: a hit takes T's exptime; a
@@ -105,7 +101,7 @@ item *ENG_META_GET(const char *key, size_t nkey, const struct meta_get_opts *o,
         }
     }
     if (o->bump)
-        ENG_BUMP(it);       /* a vivified item too: memcached counts it fetched */
+        ENG_BUMP(it, true); /* a vivified item too: memcached counts it fetched */
 done:
     ENG_UNLOCK(hv);
     return it;
@@ -130,7 +126,7 @@ enum store_result ENG_META_STORE(item *it, enum store_op op,
     case STORE_ADD:
         if (old) {
             /* up the LRU, as memcached's add does, but no read */
-            ITEM_BUMP_KEEP_MARKS(old, ENG_BUMP);
+            ENG_BUMP(old, false);
         } else {
             ENG_LINK(it, hv);
             res = STORE_STORED;
@@ -270,7 +266,7 @@ enum delta_result ENG_META_ARITH(const char *key, size_t nkey,
 {
     uint32_t hv = hash_key(key, nkey);
     enum delta_result res;
-    uint64_t value;
+    size_t len;
     item *n = NULL;
 
     memset(info, 0, sizeof(*info));
@@ -283,34 +279,12 @@ enum delta_result ENG_META_ARITH(const char *key, size_t nkey,
                         : DELTA_NOT_FOUND;
         goto done;
     }
-    ITEM_BUMP_KEEP_MARKS(it, ENG_BUMP);
-    /* memcached's order: an empty value, then the CAS, then the number */
-    if (item_vlen(it) == 0) {
-        res = DELTA_NON_NUMERIC;
+    ENG_BUMP(it, false);        /* up the LRU, but an ma is no read */
+    res = arith_next(it, o->incr, o->delta, o->cas, buf, &len);
+    if (res != DELTA_OK)
         goto done;
-    }
-    if (o->cas != 0 && o->cas != it->cas) {
-        res = DELTA_EXISTS;
-        goto done;
-    }
-    if (!ENG_VALUE_U64(it, &value)) {
-        res = DELTA_NON_NUMERIC;
-        goto done;
-    }
-    if (o->incr) {
-        value += o->delta;      /* wraps at 2^64, as memcached */
-        STAT_CLASS_INCR(incr_hits, it->clsid);
-    } else {
-        value = value < o->delta ? 0 : value - o->delta;
-        STAT_CLASS_INCR(decr_hits, it->clsid);
-    }
-    size_t len = fmt_u64(buf, value);
     item *target = it;
-    if (len + 2 <= it->nbytes && item_refcount(it) == 2) {
-        /* Nobody else is reading it: rewrite in place, padded with
-         * spaces to its length as memcached does ("99 " after 100). */
-        memcpy(item_data(it), buf, len);
-        memset(item_data(it) + len, ' ', it->nbytes - 2 - len);
+    if (arith_in_place(it, buf, len)) {
         it->cas = ENG_NEXT_CAS();
     } else {
         n = ENG_ALLOC(key, nkey, it->flags, it->exptime, (uint32_t)len + 2, err);

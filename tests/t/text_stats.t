@@ -164,12 +164,14 @@ for my $c (sort { $a <=> $b } keys %sclasses) {
     send_bytes($sock, "get pc\r\n");
     read_line($sock) for 1 .. 3;
     is(cmd("touch pc 100\r\n"), "TOUCHED\r\n", 'per-class: touch');
+    is(cmd("mg pc T100\r\n"), "HD\r\n", 'per-class: mg with T, a touch');
+    like(cmd("me pc\r\n"), qr/^ME pc /, 'per-class: me, which counts nothing');
     is(cmd("cas pc 0 0 " . length($v) . " 1\r\n$v\r\n"), "EXISTS\r\n", 'per-class: a stale cas');
     is(cmd("delete pc\r\n"), "DELETED\r\n", 'per-class: delete');
     my $after = mem_stats($sock, 'slabs');
     my %d = map { ($_ => ($after->{"$id:$_"} // 0) - ($before->{"$id:$_"} // 0)) }
             qw(get_hits cmd_set delete_hits touch_hits cas_badval cas_hits);
-    is_deeply(\%d, { get_hits => 2, cmd_set => 1, delete_hits => 1, touch_hits => 1,
+    is_deeply(\%d, { get_hits => 2, cmd_set => 1, delete_hits => 1, touch_hits => 2,
                      cas_badval => 1, cas_hits => 0 },
               "stats slabs: class $id counted gets, the set, the delete, the touch and the cas")
         or diag explain $after;

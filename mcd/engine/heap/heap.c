@@ -181,12 +181,14 @@ void heap_do_replace(item *old, item *it, uint32_t hv)
 }
 
 /* Under lock(hv): note a fetch, and bump to the head if it is time. */
-void heap_do_bump(item *it)
+void heap_do_bump(item *it, bool read)
 {
     rel_time_t now = clock_now();
-    if (it->it_flags & ITEM_FETCHED)
-        it->it_flags |= ITEM_ACTIVE;
-    it->it_flags |= ITEM_FETCHED;
+    if (read) {
+        if (it->it_flags & ITEM_FETCHED)
+            it->it_flags |= ITEM_ACTIVE;
+        it->it_flags |= ITEM_FETCHED;
+    }
     if (item_time(it) + ITEM_UPDATE_INTERVAL < now) {
         pthread_mutex_lock(&lru.lock);
         if (it->it_flags & ITEM_LINKED) {
@@ -331,7 +333,6 @@ item *heap_item_alloc(const char *key, size_t nkey, uint32_t flags,
 #define ENG_RELEASE heap_item_release
 #define ENG_NEXT_CAS heap_next_cas
 #define ENG_JOIN heap_join_values
-#define ENG_VALUE_U64 heap_value_to_u64
 #define ENG_GET heap_get
 #define ENG_TOUCH heap_touch
 #define ENG_STORE heap_store

@@ -19,7 +19,6 @@
 #define ENG_RELEASE heap_item_release
 #define ENG_JOIN heap_join_values
 #define ENG_NEXT_CAS heap_next_cas
-#define ENG_VALUE_U64 heap_value_to_u64
 #define ENG_OLDEST_CAS heap_oldest_cas
 #define ENG_CAS_AT_LEAST heap_cas_at_least
 #define ENG_ERR_CLASS HEAP_CLASS

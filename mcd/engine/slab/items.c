@@ -196,12 +196,14 @@ void items_replace(item *old, item *it, uint32_t hv)
 }
 
 /* Under lock(hv): note a fetch, and bump to the head if it is time. */
-void items_bump(item *it)
+void items_bump(item *it, bool read)
 {
     rel_time_t now = clock_now();
-    if (it->it_flags & ITEM_FETCHED)
-        it->it_flags |= ITEM_ACTIVE;
-    it->it_flags |= ITEM_FETCHED;
+    if (read) {
+        if (it->it_flags & ITEM_FETCHED)
+            it->it_flags |= ITEM_ACTIVE;
+        it->it_flags |= ITEM_FETCHED;
+    }
     if (item_time(it) + ITEM_UPDATE_INTERVAL < now) {
         struct lru *l = &lrus[it->clsid];
         pthread_mutex_lock(&l->lock);
@@ -457,7 +459,6 @@ item *items_alloc(const char *key, size_t nkey, uint32_t flags,
 #define ENG_RELEASE items_release
 #define ENG_NEXT_CAS items_next_cas
 #define ENG_JOIN items_join
-#define ENG_VALUE_U64 items_value_u64
 #define ENG_GET slab_get
 #define ENG_TOUCH slab_touch
 #define ENG_STORE slab_store

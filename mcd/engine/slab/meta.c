@@ -18,7 +18,6 @@
 #define ENG_RELEASE items_release
 #define ENG_JOIN items_join
 #define ENG_NEXT_CAS items_next_cas
-#define ENG_VALUE_U64 items_value_u64
 #define ENG_OLDEST_CAS items_oldest_cas
 #define ENG_CAS_AT_LEAST items_cas_at_least
 #define ENG_ERR_CLASS -1
