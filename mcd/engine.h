@@ -42,8 +42,12 @@ enum delta_result {
     DELTA_OK, DELTA_NON_NUMERIC, DELTA_NOT_FOUND, DELTA_EXISTS, DELTA_ERROR
 };
 
+/* Who removes an item: a client's delete, or mcd itself (the old value a
+ * refused set must not leave readable, the LRU crawler's reclaim). */
+enum remove_by { REMOVE_CLIENT, REMOVE_SERVER };
+
 /* The version of this table and of item.h, checked when loading a .so. */
-#define MCD_ENGINE_ABI 4
+#define MCD_ENGINE_ABI 5
 #define MCD_ENGINE_ENTRY "mcd_engine_entry"
 typedef const struct engine *(*engine_entry_fn)(int abi_version);
 
@@ -181,8 +185,10 @@ struct engine {
      * reference to it and still releases it. */
     enum store_result (*store)(item *it, enum store_op op, uint64_t *cas,
                                enum err_site *err);
-    /* Delete; cas != 0 only deletes an item with that CAS. */
-    enum store_result (*remove)(const char *key, size_t nkey, uint64_t cas);
+    /* Delete; cas != 0 only deletes an item with that CAS. by says whose
+     * delete it is: only a client's counts in its class's delete_hits. */
+    enum store_result (*remove)(const char *key, size_t nkey, uint64_t cas,
+                                enum remove_by by);
     /* incr/decr; buf (>= 21 bytes) gets the new value as text. */
     enum delta_result (*arith)(const char *key, size_t nkey, bool incr,
                                uint64_t delta, uint64_t cas_in, char *buf,

@@ -296,16 +296,19 @@ static void bin_error(struct conn *c, enum err_site e)
 
 /* --- retrieval and touch ------------------------------------------------- */
 
+/* GAT counts as a touch only, as memcached counts it (and as text gat). */
 static void count_get(const struct bin_cmd *cmd, const char *key, uint16_t nkey,
                       bool hit)
 {
     if (cmd->kind != BK_GET && cmd->kind != BK_GAT)
         return;
-    STAT_INCR(cmd_get);
-    if (hit)
-        STAT_INCR(get_hits);
-    else
-        STAT_INCR(get_misses);
+    if (cmd->kind == BK_GET) {
+        STAT_INCR(cmd_get);
+        if (hit)
+            STAT_INCR(get_hits);
+        else
+            STAT_INCR(get_misses);
+    }
     if (__atomic_load_n(&prefix_enabled, __ATOMIC_RELAXED))
         prefix_record(key, nkey, PREFIX_GET, hit);
 }
@@ -388,7 +391,7 @@ static void bin_store_refuse(struct conn *c, const struct bin_state *st,
     history_add(&ev);
 
     if (st->cmd->op == STORE_SET && st->req.cas == 0)
-        engine->remove(key, nkey, 0);
+        engine->remove(key, nkey, 0, REMOVE_SERVER);
     c->swallow = vlen;
     conn_set_state(c, CONN_SWALLOW);
 }
@@ -416,6 +419,7 @@ static void bin_store(struct conn *c, struct bin_state *st,
         return;
     }
     STAT_INCR(cmd_set);
+    STAT_CLASS_INCR(cmd_set, it->clsid);
     it->cas = st->req.cas;
     if (__atomic_load_n(&prefix_enabled, __ATOMIC_RELAXED))
         prefix_record(key, nkey, PREFIX_SET, false);
@@ -491,7 +495,7 @@ static void bin_delete(struct conn *c, const struct bin_state *st,
 {
     if (__atomic_load_n(&prefix_enabled, __ATOMIC_RELAXED))
         prefix_record(key, nkey, PREFIX_DELETE, false);
-    switch (engine->remove(key, nkey, st->req.cas)) {
+    switch (engine->remove(key, nkey, st->req.cas, REMOVE_CLIENT)) {
     case STORE_STORED:
         STAT_INCR(delete_hits);
         if (!st->cmd->quiet)
@@ -582,9 +586,10 @@ static void bin_arith(struct conn *c, const struct bin_state *st,
         case DELTA_NOT_FOUND:
             break;
         }
-        if (tries == 0)
-            arith_count(cmd->incr, false);
+        /* a miss only when answered as one: a counter created with its
+         * initial value counts nowhere, as memcached counts it */
         if (exptime == ARITH_NO_CREATE) {
+            arith_count(cmd->incr, false);
             bin_outcome(c, BIN_STATUS_NOT_FOUND);
             return;
         }

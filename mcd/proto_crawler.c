@@ -201,7 +201,7 @@ static bool crawl_row(const struct engine_item_info *i, void *ctx)
 {
     struct crawl *cr = ctx;
     if (i->dead && i->clsid < CRAWLER_MAX_CLASS && cr->want[i->clsid])
-        engine->remove(i->key, i->nkey, i->cas);
+        engine->remove(i->key, i->nkey, i->cas, REMOVE_SERVER);
     return true;
 }
 

@@ -371,14 +371,11 @@ static void meta_get(struct conn *c, struct meta_req *r)
     hold_note(it);
     hotkeys_note(r->key, r->nkey, it ? item_vlen(it) : 0);
 
-    STAT_INCR(cmd_get);
-    if (r->has_ttl) {
-        STAT_INCR(cmd_touch);
-        if (it)
-            STAT_INCR(touch_hits);
-        else
-            STAT_INCR(touch_misses);
-    }
+    /* As memcached counts mg: a hit with T is a touch only, in the totals
+     * and in the item's class; a miss is a get miss, T or not. Counted
+     * here, not in the engine, because me looks items up too. */
+    if (!it || !r->has_ttl)
+        STAT_INCR(cmd_get);
     if (__atomic_load_n(&prefix_enabled, __ATOMIC_RELAXED))
         prefix_record(r->key, r->nkey, PREFIX_GET, it != NULL);
     if (!it) {
@@ -390,13 +387,14 @@ static void meta_get(struct conn *c, struct meta_req *r)
         }
         return;
     }
-    STAT_INCR(get_hits);
-    /* per class here, not in the engine (me looks items up too); an mg
-     * with T is a touch there, as memcached counts it */
-    if (r->has_ttl)
+    if (r->has_ttl) {
+        STAT_INCR(cmd_touch);
+        STAT_INCR(touch_hits);
         STAT_CLASS_INCR(touch_hits, it->clsid);
-    else
+    } else {
+        STAT_INCR(get_hits);
         STAT_CLASS_INCR(get_hits, it->clsid);
+    }
 
     struct ret_ctx x = {
         .it = it, .key = item_key(it), .nkey = it->nkey,
@@ -476,7 +474,6 @@ static void meta_set(struct conn *c, struct meta_req *r, const struct token *t,
         conn_error(c, ERR_META_BAD_LENGTH);
         return;
     }
-    STAT_INCR(cmd_set);
     if (pe != MP_OK) {
         e = meta_parse_site(META_MS, pe);
         goto refuse;
@@ -506,6 +503,9 @@ static void meta_set(struct conn *c, struct meta_req *r, const struct token *t,
         swallow(c, (size_t)vlen + 2);
         return;
     }
+    /* counted once there is memory for the value, as memcached counts */
+    STAT_INCR(cmd_set);
+    STAT_CLASS_INCR(cmd_set, it->clsid);
     it->cas = r->has_cas ? r->cas : 0;
     if (r->b)
         it->it_flags |= ITEM_KEY_BINARY;

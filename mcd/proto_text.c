@@ -226,22 +226,25 @@ static void process_get(struct conn *c, const char *line, size_t len,
         item *it = touch ? engine->touch(tok.p, tok.len, exptime)
                          : engine->get(tok.p, tok.len);
         hold_note(it);
-        STAT_INCR(cmd_get);
+        /* gat and gats count as touches only, as memcached counts them */
         if (touch) {
             STAT_INCR(cmd_touch);
             if (it)
                 STAT_INCR(touch_hits);
             else
                 STAT_INCR(touch_misses);
+        } else {
+            STAT_INCR(cmd_get);
+            if (it)
+                STAT_INCR(get_hits);
+            else
+                STAT_INCR(get_misses);
         }
         if (__atomic_load_n(&prefix_enabled, __ATOMIC_RELAXED))
             prefix_record(tok.p, tok.len, PREFIX_GET, it != NULL);
         hotkeys_note(tok.p, tok.len, it ? item_vlen(it) : 0);
-        if (!it) {
-            STAT_INCR(get_misses);
+        if (!it)
             continue;
-        }
-        STAT_INCR(get_hits);
         if (err_inject(ERR_TEST_LEAK_REF)) {
             /* a reference that never comes back, for leak-hunting tests */
             err_raise(ERR_TEST_LEAK_REF, c->id);
@@ -326,11 +329,12 @@ static void process_update(struct conn *c, struct token *t, size_t nt,
         /* A set that cannot be stored must not leave the old value to be
          * read as if it were current (memcached does the same). */
         if (op == STORE_SET)
-            engine->remove(t[1].p, t[1].len, 0);
+            engine->remove(t[1].p, t[1].len, 0, REMOVE_SERVER);
         swallow(c, (size_t)vlen + 2);
         return;
     }
     STAT_INCR(cmd_set);
+    STAT_CLASS_INCR(cmd_set, it->clsid);
     text_note_exptime(exptime);
     it->cas = cas;
     if (__atomic_load_n(&prefix_enabled, __ATOMIC_RELAXED))
@@ -495,7 +499,7 @@ static void process_delete(struct conn *c, struct token *t, size_t nt)
         return;
     if (__atomic_load_n(&prefix_enabled, __ATOMIC_RELAXED))
         prefix_record(t[1].p, t[1].len, PREFIX_DELETE, false);
-    if (engine->remove(t[1].p, t[1].len, 0) == STORE_STORED) {
+    if (engine->remove(t[1].p, t[1].len, 0, REMOVE_CLIENT) == STORE_STORED) {
         STAT_INCR(delete_hits);
         if (!c->noreply)
             REPLY(c, "DELETED\r\n");
@@ -514,6 +518,7 @@ static void process_flush(struct conn *c, struct token *t, size_t nt)
         return;
     }
     c->noreply = nt > 1 && is_noreply(&t[nt - 1]);
+    STAT_INCR(cmd_flush);   /* refused ones too, as memcached counts */
     if (!settings.flush_enabled) {
         conn_error(c, ERR_FLUSH_DISABLED);
         return;
@@ -522,7 +527,6 @@ static void process_flush(struct conn *c, struct token *t, size_t nt)
         conn_error(c, ERR_FLUSH_BAD_DELAY);
         return;
     }
-    STAT_INCR(cmd_flush);
     engine->flush(delay);
     /* Who emptied the cache is evidence worth keeping. */
     struct hist_event ev = { .kind = HK_flush, .what = "flush_all", .clsid = -1,

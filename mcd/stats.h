@@ -15,16 +15,16 @@
 
 /* X(field, "description") ; the field name is the `stats` name. */
 #define THREAD_STATS(X) \
-    X(cmd_get, "keys requested by get, gets, gat and gats") \
+    X(cmd_get, "keys looked up by get, gets and mg (a gat, gats or mg with T that hits is a touch)") \
     X(get_hits, "keys found") \
     X(get_misses, "keys not found") \
     X(get_expired, "keys found expired") \
     X(get_flushed, "keys found invalidated by flush_all") \
-    X(cmd_set, "storage commands") \
-    X(cmd_touch, "touch, gat and gats keys") \
+    X(cmd_set, "storage commands given memory for their value") \
+    X(cmd_touch, "keys of touch, gat and gats, and mg hits with T") \
     X(touch_hits, "keys touched") \
     X(touch_misses, "keys not found by touch") \
-    X(cmd_flush, "flush_all commands") \
+    X(cmd_flush, "flush_all commands, refused ones too") \
     X(cmd_meta, "me commands (memcached 1.6 counts only those here)") \
     X(delete_hits, "deletes that removed an item") \
     X(delete_misses, "deletes of missing keys") \

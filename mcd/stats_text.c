@@ -238,8 +238,11 @@ static void stats_slabs(const struct emitter *c)
     stats_sum(&s);
     for (int id = 1; id <= n; id++) {
         struct engine_class_info ci;
-        /* a class without pages, unless (heap) it has chunks of no page */
-        if (!engine->class_info(id, &ci) || (ci.pages == 0 && ci.used_chunks == 0))
+        /* Not a slab class without pages (as memcached). A class with no
+         * pages by design (the heap engine's one) is always listed, so its
+         * command counters do not come and go with its items. */
+        if (!engine->class_info(id, &ci) ||
+            (ci.pages == 0 && ci.used_chunks == 0 && ci.chunks_per_page != 0))
             continue;
         active++;
         malloced += ci.pages ? ci.pages * ci.chunks_per_page * ci.chunk_size

@@ -110,7 +110,6 @@ static enum store_result ENG_STORE(item *it, enum store_op op, uint64_t *cas,
     enum store_result res = STORE_NOT_STORED;
     item *n = NULL;
 
-    STAT_CLASS_INCR(cmd_set, it->clsid);
     ENG_LOCK(hv);
     item *old = ENG_GET_LOCKED(key, it->nkey, hv, false);
     switch (op) {
@@ -176,7 +175,8 @@ static enum store_result ENG_STORE(item *it, enum store_op op, uint64_t *cas,
     return res;
 }
 
-static enum store_result ENG_REMOVE(const char *key, size_t nkey, uint64_t cas)
+static enum store_result ENG_REMOVE(const char *key, size_t nkey, uint64_t cas,
+                                     enum remove_by by)
 {
     uint32_t hv = hash_key(key, nkey);
     enum store_result res = STORE_NOT_FOUND;
@@ -186,7 +186,8 @@ static enum store_result ENG_REMOVE(const char *key, size_t nkey, uint64_t cas)
         if (cas != 0 && cas != it->cas) {
             res = STORE_EXISTS;
         } else {
-            STAT_CLASS_INCR(delete_hits, it->clsid);
+            if (by == REMOVE_CLIENT)
+                STAT_CLASS_INCR(delete_hits, it->clsid);
             ENG_UNLINK(it, hv);
             res = STORE_STORED;
         }

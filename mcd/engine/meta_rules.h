@@ -117,7 +117,6 @@ enum store_result ENG_META_STORE(item *it, enum store_op op,
     enum store_result res = STORE_NOT_STORED;
     item *n = NULL;
 
-    STAT_CLASS_INCR(cmd_set, it->clsid);
     if (meta_cas_refused(o->new_cas, err))
         return STORE_ERROR;
     ENG_LOCK(hv);
@@ -155,7 +154,9 @@ enum store_result ENG_META_STORE(item *it, enum store_op op,
         } else if (o->invalidate && it->cas != 0 && it->cas < old->cas) {
             /* ms I: a writer holding an older CAS still stores, but its
              * value keeps the old TTL and stays stale (and won, if it was).
-             * C0 is no CAS a writer could hold: refused, as memcached. */
+             * C0 is no CAS a writer could hold: refused, as memcached.
+             * A cas_hit, as memcached counts it. */
+            STAT_CLASS_INCR(cas_hits, old->clsid);
             it->exptime = old->exptime;
             it->it_flags |= ITEM_STALE | (old->it_flags & ITEM_TOKEN_SENT);
             ENG_REPLACE(old, it, hv);
@@ -213,8 +214,8 @@ enum store_result ENG_META_DELETE(const char *key, size_t nkey,
     if (o->cas != 0 && o->cas != it->cas) {
         res = STORE_EXISTS;
     } else if (o->invalidate) {
-        /* Keep the value for stale reads; the next mg wins the recache. */
-        STAT_CLASS_INCR(delete_hits, it->clsid);
+        /* Keep the value for stale reads; the next mg wins the recache.
+         * Not a delete_hit, as memcached counts md I. */
         if (o->set_ttl) {
             it->exptime = o->ttl;
             ENG_NOTE_TTL(o->ttl);

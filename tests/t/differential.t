@@ -446,6 +446,57 @@ sub compare {
     return 0;
 }
 
+# --- counters -----------------------------------------------------------------
+# After each request both servers answered alike, the change it made to
+# these counters (of stats, and the per-class ones of stats slabs summed
+# over the classes, which may differ between the servers) must be the same.
+# Read on a pair of connections of their own.
+my @COUNTERS = qw(cmd_get get_hits get_misses cmd_set cmd_touch
+    touch_hits touch_misses delete_hits delete_misses incr_hits incr_misses decr_hits
+    decr_misses cas_hits cas_misses cas_badval cmd_flush total_items);
+my %COUNTER = map { $_ => 1 } @COUNTERS;
+my %CLASS_COUNTER = map { $_ => 1 }
+    qw(get_hits cmd_set delete_hits incr_hits decr_hits cas_hits cas_badval touch_hits);
+my ($SP, %LAST);
+sub counters {
+    my ($who) = @_;
+    my %c;
+    for my $cmd ("stats\r\n", "stats slabs\r\n") {
+        my $s = $SP->{$who};
+        write_all($s, $cmd) or die "stats to $who: the server closed\n";
+        my ($buf, $how) = read_until($s, sub { $_[0] =~ /(?:\A|\n)END\r\n\z/ }, 5 * McdTest::slow());
+        die "stats from $who: $how\n" unless $how eq 'ok';
+        while ($buf =~ /^STAT (\S+) (\d+)\r$/mg) {
+            my ($k, $v) = ($1, $2);
+            if ($cmd =~ /slabs/) {
+                $c{"class:$1"} += $v if $k =~ /\A\d+:(\w+)\z/ && $CLASS_COUNTER{$1};
+            } elsif ($COUNTER{$k}) {
+                $c{$k} = $v;
+            }
+        }
+    }
+    return \%c;
+}
+# The counters' change since the last call, as "name+N ..."; compared
+# (category "$cat counters") when $same says the replies were alike.
+sub check_counters {
+    my ($cat, $req, $same, $name) = @_;
+    $SP //= new_pair();
+    my %now = map { $_ => counters($_) } qw(mcd ref);
+    my %d;
+    for my $who (qw(mcd ref)) {
+        my ($was, $is) = ($LAST{$who} // {}, $now{$who});
+        $d{$who} = join ' ', map {
+            my $x = ($is->{$_} // 0) - ($was->{$_} // 0);
+            $x ? sprintf('%s%+d', $_, $x) : ()
+        } sort keys %$is;
+    }
+    my $had = %LAST;
+    %LAST = %now;
+    return 1 unless $same && $had;
+    return compare("$cat counters", $req, $d{mcd}, $d{ref}, $name);
+}
+
 my $T0 = time;
 sub summary {
     my ($cat) = @_;
@@ -659,7 +710,8 @@ for my $req (@text_fixed) {
     my ($m, $r) = exchange($p, $req, key => ($req =~ /^m[gsda] (\S+)/ ? $1 : undef));
     # retrievals show what the request before them did
     my $name = $req =~ /^(?:get|gets|mg) / ? esc($req, 100) . '  (after ' . esc($prev, 60) . ')' : undef;
-    compare('text fixed', $req, $m, $r, $name);
+    my $same = compare('text fixed', $req, $m, $r, $name);
+    check_counters('text fixed', $req, $same, $name) unless $req eq "quit\r\n";
     $prev = $req;
 }
 
@@ -672,6 +724,7 @@ for my $req ("x" x 20000, "set " . ('k' x 20000), ("x" x 3000) . "\r\nget r1\r\n
     close $q->{$_} for qw(mcd ref);
 }
 summary('text fixed');
+summary('text fixed counters');
 
 # ============================================================================
 # Fixed binary cases
@@ -716,6 +769,7 @@ sub bin_compare {
     if ($same && $me ne $re) {
         compare($cat, "error body: $name", $me, $re, "error body: $name");
     }
+    check_counters($cat, $name, $same, $name);
 }
 
 my @bin_fixed = (
@@ -841,6 +895,7 @@ for my $f ({ op => 'get', key => 'x', magic => 0x81 }, { op => 'get', key => 'x'
     close $q->{$_} for qw(mcd ref);
 }
 summary('binary fixed');
+summary('binary fixed counters');
 
 # ============================================================================
 # Random streams (fixed seed)
@@ -966,10 +1021,13 @@ for my $proto (qw(text meta)) {
         # after a known difference the two servers may have told different
         # CAS uniques for the key (or one of them none): forget both
         delete @{$CAS{$_}}{grep { defined } $key} for $m ne $r ? qw(mcd ref) : ();
-        next if compare($cat, $req, $m, $r, esc($req, 100) . " (no. $i)");
+        my $same = compare($cat, $req, $m, $r, esc($req, 100) . " (no. $i)");
+        check_counters($cat, $req, $same, esc($req, 100) . " (no. $i)");
+        next if $same;
         resync($q);
     }
     summary($cat);
+    summary("$cat counters");
     close $q->{$_} for qw(mcd ref);
 }
 
@@ -996,13 +1054,16 @@ for my $proto (qw(text meta)) {
         $f{cas} = pick("CAS:$k", "CAS+:$k") if $op !~ /^(get|touch|gat)/ && chance(0.2);
         my $name = bname(%f) . " (no. $i)";
         my ($m, $r, $me, $re) = exchange($q, B(%f), binary => 1, key => $k);
-        if (!compare($cat, $name, $m, $r, $name)) {
+        my $same = compare($cat, $name, $m, $r, $name);
+        check_counters($cat, $name, $same, $name);
+        if (!$same) {
             exchange($q, B(op => 'flush'), binary => 1);
         } elsif ($me ne $re) {
             compare($cat, "error body: $name", $me, $re, "error body: $name");
         }
     }
     summary($cat);
+    summary("$cat counters");
 }
 
 done_testing();

@@ -20,7 +20,8 @@ my $dir = tempdir('doctor-t-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $json = JSON::PP->new->canonical;
 
 # --- 4. allocation failures without evictions ------------------------------------------
-{
+SKIP: {
+    skip 'slab pages are the slab engine\'s', 10 if engine() ne 'slab';
     my $sock = "/tmp/mcd-doctor-malloc-$$.admin";
     my $srv = new_server('-o', "admin_socket=$sock,fault=ERR_SLAB_PAGE_MALLOC:2");
     my $s = $srv->sock;
@@ -115,6 +116,7 @@ my $json = JSON::PP->new->canonical;
 
 # --- 13, 15. page moves that starve a class and drop its items -----------------------
 SKIP: {
+    skip 'page moves are the slab engine\'s', 13 if engine() ne 'slab';
     my $sock = "/tmp/mcd-doctor-move-$$.admin";
     my $srv = new_server('-m', '8', '-o', "admin_socket=$sock");
     my $s = $srv->sock;

@@ -76,7 +76,7 @@ err_like(cmd("flush_all abc\r\n"), "CLIENT_ERROR invalid exptime argument", "flu
 
 # --- flush_all disabled with -F -------------------------------------------------
 SKIP: {
-    skip "needs its own server (MCD_ADDR set)", 6 if external();
+    skip "needs its own server (MCD_ADDR set)", 9 if external();
     my $nf = new_server('-F');
     my $s = $nf->sock;
     is(send_recv($s, "set keep 0 0 1\r\nk\r\n"), "STORED\r\n");
@@ -84,7 +84,15 @@ SKIP: {
     err_like(send_recv($s, "flush_all 0\r\n"), "CLIENT_ERROR flush_all not allowed", "-F: flush_all 0 refused");
     send_bytes($s, "flush_all noreply\r\nversion\r\n");
     like(read_line($s), qr/^VERSION /, "-F: flush_all noreply refused silently");
+    # binary Flush is refused with memcached's status, 0x20 (auth error)
+    my $b = $nf->new_sock;
+    send_bytes($b, pack('CCnCCnNNQ>', 0x80, 0x08, 0, 0, 0, 0, 0, 0, 0));
+    my ($magic, $op, $status, $bodylen) = unpack('CCx4nN', read_bytes($b, 24));
+    read_bytes($b, $bodylen) if $bodylen;
+    is(sprintf('%02x %02x %04x', $magic, $op, $status), '81 08 0020', '-F: binary Flush refused, status 0x20');
     mem_get_is($s, "keep", "k", "-F: nothing was flushed");
+    # counted as memcached counts: every text flush_all, refused or not
+    is(mem_stats($s)->{cmd_flush}, 3, '-F: the three refused flush_all counted in cmd_flush');
     my $st = mem_stats($s, "settings");
     is($st->{flush_enabled}, "no", "-F: stats settings flush_enabled no");
     $nf->stop;

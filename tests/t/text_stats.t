@@ -17,7 +17,7 @@ sub cmd { send_recv($sock, $_[0]) }
 my @general = qw(pid uptime time version curr_connections total_connections
     rejected_connections cmd_get cmd_set get_hits get_misses delete_hits
     delete_misses incr_hits incr_misses decr_hits decr_misses cas_misses
-    cas_hits cas_badval touch_hits touch_misses bytes curr_items total_items
+    cas_hits cas_badval cmd_touch touch_hits touch_misses cmd_flush bytes curr_items total_items
     evictions expired_unfetched evicted_unfetched limit_maxbytes threads);
 my @counters = grep { !/^(?:pid|uptime|time|version|limit_maxbytes|threads)$/ } @general;
 
@@ -96,6 +96,28 @@ delta_is("set gone 0 -1 1\r\nx\r\n", 1, { cmd_set => 1, total_items => 1 }, "set
 # a get unlinks the expired item now, so the background crawler cannot change
 # curr_items later in this test
 is(cmd("get gone\r\n"), "END\r\n", "an already expired item is never returned");
+
+# What counts where, as memcached 1.6.18 counts it (this block passes
+# against it too): gat, gats and an mg hit with T are touches, not gets;
+# an mg miss with T is a get miss; a value that turns out malformed was
+# still a set; md I deletes nothing; a refused flush_all is still counted.
+delta_is("set g1 0 0 1\r\nx\r\n", 1, { cmd_set => 1 }, "set g1");
+delta_is("gat 0 g1 nokey\r\n", 3,
+    { cmd_get => 0, get_hits => 0, get_misses => 0, cmd_touch => 2, touch_hits => 1, touch_misses => 1 },
+    "gat: a touch hit and a touch miss, no get");
+delta_is("gats 0 g1\r\n", 3, { cmd_get => 0, get_hits => 0, cmd_touch => 1, touch_hits => 1 },
+    "gats: a touch, no get");
+delta_is("mg g1 v T0\r\n", 2, { cmd_get => 0, get_hits => 0, cmd_touch => 1, touch_hits => 1 },
+    "mg hit with T: a touch, no get");
+delta_is("mg nokey v T0\r\n", 1,
+    { cmd_get => 1, get_misses => 1, cmd_touch => 0, touch_misses => 0 },
+    "mg miss with T: a get miss, no touch");
+delta_is("mg g1 v\r\n", 2, { cmd_get => 1, get_hits => 1, cmd_touch => 0 }, "mg without T: a get");
+delta_is("set g2 0 0 2\r\nxy\r\r", 1, { cmd_set => 1, curr_items => 0 },
+    "a malformed value: cmd_set +1, nothing stored");
+delta_is("ms g2 2 MX\r\nxy\r\n", 1, { cmd_set => 0 }, "ms refused for its flags: no cmd_set");
+delta_is("md g1 I\r\n", 1, { delete_hits => 0, curr_items => 0 }, "md I: no delete_hits");
+delta_is("flush_all abc\r\n", 1, { cmd_flush => 1 }, "a refused flush_all counts in cmd_flush");
 
 # connections
 if ($own) {

@@ -85,8 +85,8 @@ static void test_store_rules(void **state)
     assert_int_equal(put("a", "new", STORE_CAS, cas), STORE_STORED);
     assert_int_equal(put("a", "again", STORE_CAS, cas), STORE_EXISTS);
     assert_int_equal(put("nope", "v", STORE_CAS, 1), STORE_NOT_FOUND);
-    assert_int_equal(e->remove("a", 1, cas), STORE_EXISTS);
-    assert_int_equal(e->remove("a", 1, 0), STORE_STORED);
+    assert_int_equal(e->remove("a", 1, cas, REMOVE_CLIENT), STORE_EXISTS);
+    assert_int_equal(e->remove("a", 1, 0, REMOVE_CLIENT), STORE_STORED);
     assert_string_equal(val("a"), "");
 }
 

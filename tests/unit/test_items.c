@@ -314,7 +314,7 @@ static void test_references(void **state)
 
     /* deleted while held: gone from the table, intact for the holder */
     before = class_of_value(4, "ref:k");
-    assert_int_equal(E->remove("ref:k", 5, 0), STORE_STORED);
+    assert_int_equal(E->remove("ref:k", 5, 0, REMOVE_CLIENT), STORE_STORED);
     assert_missing("ref:k");
     assert_int_equal(item_refcount(it), 1);
     assert_memory_equal(item_data(it), "held\r\n", 6);
@@ -347,16 +347,16 @@ static void test_references(void **state)
 static void test_remove(void **state)
 {
     (void)state;
-    assert_int_equal(E->remove("rm:none", 7, 0), STORE_NOT_FOUND);
-    assert_int_equal(E->remove("rm:none", 7, 5), STORE_NOT_FOUND);
+    assert_int_equal(E->remove("rm:none", 7, 0, REMOVE_CLIENT), STORE_NOT_FOUND);
+    assert_int_equal(E->remove("rm:none", 7, 5, REMOVE_CLIENT), STORE_NOT_FOUND);
     uint64_t cas = set("rm:k", "v");
-    assert_int_equal(E->remove("rm:k", 4, cas + 1), STORE_EXISTS);
+    assert_int_equal(E->remove("rm:k", 4, cas + 1, REMOVE_CLIENT), STORE_EXISTS);
     assert_value("rm:k", "v");
-    assert_int_equal(E->remove("rm:k", 4, cas), STORE_STORED);
+    assert_int_equal(E->remove("rm:k", 4, cas, REMOVE_CLIENT), STORE_STORED);
     assert_missing("rm:k");
-    assert_int_equal(E->remove("rm:k", 4, 0), STORE_NOT_FOUND);
+    assert_int_equal(E->remove("rm:k", 4, 0, REMOVE_CLIENT), STORE_NOT_FOUND);
     set("rm:k", "w");
-    assert_int_equal(E->remove("rm:k", 4, 0), STORE_STORED);
+    assert_int_equal(E->remove("rm:k", 4, 0, REMOVE_CLIENT), STORE_STORED);
     assert_missing("rm:k");
 }
 
@@ -746,7 +746,7 @@ static void test_no_evict(void **state)
     }
     /* dead items are still reclaimed under -M */
     settings.evict_to_free = false;
-    assert_int_equal(E->remove("ne:0", 4, 0), STORE_STORED);
+    assert_int_equal(E->remove("ne:0", 4, 0, REMOVE_CLIENT), STORE_STORED);
     it = mk_len("ne:again", v, VLEN, 0, 0, &e);
     assert_non_null(it);
     E->release(it);

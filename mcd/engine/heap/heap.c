@@ -18,6 +18,7 @@
 #include "heap_internal.h"
 #include "../../errors.h"
 #include "../../history.h"
+#include "../../latency.h"
 #include "../../live.h"
 #include "../../settings.h"
 #include "../../stats.h"
@@ -205,9 +206,9 @@ void heap_do_bump(item *it, bool read)
 enum evict_result { EVICT_DONE, EVICT_BUSY, EVICT_EMPTY, EVICT_NONE_DEAD };
 
 /* Frees one item near the LRU tail that nobody references: a dead one, or
- * (allow_live) the least recently used; fetched-again items get a second
- * chance at the head. */
-static enum evict_result evict_one(bool allow_live)
+ * (allow_live) the least recently used; with second_chance, items fetched
+ * again since their last bump go back to the head instead. */
+static enum evict_result evict_pass(bool allow_live, bool second_chance, bool *bumped)
 {
     enum evict_result res = EVICT_EMPTY;
     rel_time_t now = clock_now();
@@ -229,11 +230,12 @@ static enum evict_result evict_one(bool allow_live)
             it = prev;
             continue;
         }
-        if (!dead && (it->it_flags & ITEM_ACTIVE)) {
+        if (!dead && second_chance && (it->it_flags & ITEM_ACTIVE)) {
             it->it_flags &= (uint8_t)~ITEM_ACTIVE;
             lru_unlink(it);
             lru_link_head(it);
             htab_unlock(hv);
+            *bumped = true;
             it = prev;
             continue;
         }
@@ -254,10 +256,26 @@ static enum evict_result evict_one(bool allow_live)
         res = EVICT_DONE;
         break;
     }
-    if (res != EVICT_DONE)
-        lru.outofmemory++;
     pthread_mutex_unlock(&lru.lock);
     return res;
+}
+
+/* When every tail item was fetched again since its last bump (a read-heavy
+ * load), the second chances are spent in one pass and the next evicts the
+ * least recently used of them, rather than failing the store (as the slab
+ * engine does; tests/t/regress_evict_active.t). */
+static enum evict_result evict_one(bool allow_live)
+{
+    bool bumped = false;
+    enum evict_result r = evict_pass(allow_live, true, &bumped);
+    if (r != EVICT_DONE && bumped)
+        r = evict_pass(allow_live, false, &bumped);
+    if (r != EVICT_DONE) {
+        pthread_mutex_lock(&lru.lock);
+        lru.outofmemory++;
+        pthread_mutex_unlock(&lru.lock);
+    }
+    return r;
 }
 
 /* Makes room for `want` more bytes under -m; false with *err set if it
@@ -431,10 +449,14 @@ static void *maintainer(void *arg)
         if (settings.hash_expand &&
             htab_wants_growth(__atomic_load_n(&curr_items, __ATOMIC_RELAXED))) {
             live_beat(live, "growing the hash table");
+            uint64_t t0 = now_ns();
             htab_grow();
+            latency_event("hash_expand", now_ns() - t0);
         }
         live_beat(live, "expiry pass");
+        uint64_t t0 = now_ns();
         heap_expire_pass();
+        latency_event("expire_pass", now_ns() - t0);
         pthread_mutex_lock(&maint_lock);
     }
     pthread_mutex_unlock(&maint_lock);
