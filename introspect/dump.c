@@ -93,7 +93,8 @@ static const char *const gauges[] = {
     "accepting_conns", "threads", "pointer_size", "hash_power_level",
     "hash_bytes", "hash_is_expanding", "bytes", "curr_items", "total_malloced",
     "slab_pages", "slab_reassign_running", "hash_expand_buckets_moved",
-    "hash_expand_buckets_total", NULL
+    "hash_expand_buckets_total", "lru_crawler_running", "read_buf_count",
+    "read_buf_bytes", "read_buf_bytes_free", NULL
 };
 
 json_t *dump_stats(void)
@@ -167,7 +168,7 @@ json_t *dump_lru(void)
                                              ci.reclaimed == 0))
             continue;
         json_array_append_new(arr, json_pack(
-            "{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+            "{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
             "id", id,
             "items", (json_int_t)ci.items,
             "tail_age", (json_int_t)ci.tail_age,
@@ -176,7 +177,12 @@ json_t *dump_lru(void)
             "evicted_unfetched", (json_int_t)ci.evicted_unfetched,
             "expired_unfetched", (json_int_t)ci.expired_unfetched,
             "reclaimed", (json_int_t)ci.reclaimed,
-            "evicted_time", (json_int_t)ci.evicted_time));
+            "evicted_time", (json_int_t)ci.evicted_time,
+            "evicted_active", (json_int_t)ci.evicted_active,
+            "lrutail_reflocked", (json_int_t)ci.lrutail_reflocked,
+            "direct_reclaims", (json_int_t)ci.direct_reclaims,
+            "crawler_items_checked", (json_int_t)ci.crawler_items_checked,
+            "crawler_reclaimed", (json_int_t)ci.crawler_reclaimed));
     }
     return json_pack("{s:o}", "classes", arr);
 }

@@ -117,6 +117,9 @@ static void memcached_family(struct text *t, json_t *s)
     metric(t, "memcached_items_reclaimed_total", "counter", "Total number of times an entry was stored using memory from an expired entry.", sv(s, "reclaimed"));
     metric(t, "memcached_item_evicted_unfetched_total", "counter", "Items evicted that were never read.", sv(s, "evicted_unfetched"));
     metric(t, "memcached_item_expired_unfetched_total", "counter", "Items expired that were never read.", sv(s, "expired_unfetched"));
+    metric(t, "memcached_lru_crawler_starts_total", "counter", "Times the background expiry sweep (memcached: LRU crawler) started.", sv(s, "lru_crawler_starts"));
+    metric(t, "memcached_lru_crawler_items_checked_total", "counter", "Items the background expiry sweep examined.", sv(s, "crawler_items_checked"));
+    metric(t, "memcached_lru_crawler_reclaimed_total", "counter", "Expired or flushed items the background expiry sweep freed.", sv(s, "crawler_reclaimed"));
     metric(t, "memcached_current_connections", "gauge", "Current number of open connections.", sv(s, "curr_connections"));
     metric(t, "memcached_max_connections", "gauge", "Maximum number of clients allowed.", sv(s, "max_connections"));
     metric(t, "memcached_connections_total", "counter", "Total number of connections opened since the server started running.", sv(s, "total_connections"));

@@ -98,8 +98,21 @@ void conn_thread_teardown(struct thread *t)
         struct wblock *b = t->free_blocks;
         t->free_blocks = b->next;
         free(b);
+        __atomic_store_n(&t->nblocks, t->nblocks - 1, __ATOMIC_RELAXED);
     }
-    t->nfree_blocks = 0;
+    __atomic_store_n(&t->nfree_blocks, 0, __ATOMIC_RELAXED);
+}
+
+void conn_buffer_pool(uint64_t *count, uint64_t *bytes, uint64_t *bytes_free)
+{
+    uint64_t n = 0, nfree = 0;
+    for (int i = 0; i < nthreads; i++) {
+        n += __atomic_load_n(&threads[i].nblocks, __ATOMIC_RELAXED);
+        nfree += (uint64_t)__atomic_load_n(&threads[i].nfree_blocks, __ATOMIC_RELAXED);
+    }
+    *count = n;
+    *bytes_free = nfree * WBLOCK_SIZE;
+    *bytes = conn_buffer_bytes() + *bytes_free;
 }
 
 uint64_t conn_curr(void) { return __atomic_load_n(&curr_conns, __ATOMIC_RELAXED); }
@@ -201,13 +214,14 @@ static struct wblock *block_take(struct thread *t, size_t need)
     if (need <= WBLOCK_SIZE && t->free_blocks) {
         b = t->free_blocks;
         t->free_blocks = b->next;
-        t->nfree_blocks--;
+        __atomic_store_n(&t->nfree_blocks, t->nfree_blocks - 1, __ATOMIC_RELAXED);
     } else {
         size_t size = need > WBLOCK_SIZE ? need : WBLOCK_SIZE;
         b = malloc(sizeof(*b) + size);
         if (!b)
             return NULL;
         b->size = size;
+        __atomic_store_n(&t->nblocks, t->nblocks + 1, __ATOMIC_RELAXED);
     }
     mem_adj(t, (int64_t)b->size);
     b->next = NULL;
@@ -221,9 +235,10 @@ static void block_give(struct thread *t, struct wblock *b)
     if (b->size == WBLOCK_SIZE && t->nfree_blocks < WBLOCK_KEEP) {
         b->next = t->free_blocks;
         t->free_blocks = b;
-        t->nfree_blocks++;
+        __atomic_store_n(&t->nfree_blocks, t->nfree_blocks + 1, __ATOMIC_RELAXED);
     } else {
         free(b);
+        __atomic_store_n(&t->nblocks, t->nblocks - 1, __ATOMIC_RELAXED);
     }
 }
 

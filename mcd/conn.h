@@ -184,6 +184,9 @@ size_t conn_memory(const struct conn *c);
 size_t conn_block_size(void);
 /* Buffer bytes of all connections (for -o read_buf_mem_limit). */
 uint64_t conn_buffer_bytes(void);
+/* The workers' buffer pools, as memcached's read_buf_* stats: blocks
+ * alive (in use or free), their bytes, and the bytes of the free ones. */
+void conn_buffer_pool(uint64_t *count, uint64_t *bytes, uint64_t *bytes_free);
 /* Frees a stopping thread's pooled response blocks. */
 void conn_thread_teardown(struct thread *t);
 

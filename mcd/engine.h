@@ -81,6 +81,13 @@ struct engine_class_info {
     uint32_t tail_age;          /* age of the LRU tail, seconds */
     uint64_t pages_moved_in;    /* pages given to the class by reassign */
     uint64_t pages_moved_out;   /* pages taken from it by reassign */
+    /* memcached's names: */
+    uint64_t lrutail_reflocked; /* tail items a store's eviction skipped
+                                 * because someone held a reference */
+    uint64_t evicted_active;    /* evicted although read since last bumped */
+    uint64_t direct_reclaims;   /* items a store freed for its memory */
+    uint64_t crawler_items_checked; /* items the expiry sweep looked at */
+    uint64_t crawler_reclaimed; /* dead items the expiry sweep freed */
 };
 
 /* A copy of one item's metadata, taken under the item's lock by walk(). */

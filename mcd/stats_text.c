@@ -149,7 +149,34 @@ static void stats_general(const struct emitter *c)
     /* memcached's names for the same figures */
     stat_u64(c, "time_in_listen_disabled_us", listen_disabled_usec());
     stat_u64(c, "cmd_meta", s.cmd_meta);
+    {
+        /* one pool serves reads and replies (memcached's response objects
+         * have no counterpart) */
+        uint64_t count, bytes, bytes_free;
+        conn_buffer_pool(&count, &bytes, &bytes_free);
+        stat_u64(c, "read_buf_count", count);
+        stat_u64(c, "read_buf_bytes", bytes);
+        stat_u64(c, "read_buf_bytes_free", bytes_free);
+        stat_u64(c, "read_buf_oom", err_total(ERR_RBUF_BLOCK) + err_total(ERR_RBUF_MALLOC) +
+                                    err_total(ERR_BUF_MEM_LIMIT));
+    }
     engine->stats(c->emit, c->ctx);
+    /* memcached's sums of per-class figures */
+    struct engine_class_info sum = { 0 }, ci;
+    for (int id = 1; id <= engine->nclasses(); id++) {
+        if (!engine->class_info(id, &ci))
+            continue;
+        sum.lrutail_reflocked += ci.lrutail_reflocked;
+        sum.evicted_active += ci.evicted_active;
+        sum.direct_reclaims += ci.direct_reclaims;
+        sum.crawler_items_checked += ci.crawler_items_checked;
+        sum.crawler_reclaimed += ci.crawler_reclaimed;
+    }
+    stat_u64(c, "lrutail_reflocked", sum.lrutail_reflocked);
+    stat_u64(c, "evicted_active", sum.evicted_active);
+    stat_u64(c, "direct_reclaims", sum.direct_reclaims);
+    stat_u64(c, "crawler_items_checked", sum.crawler_items_checked);
+    stat_u64(c, "crawler_reclaimed", sum.crawler_reclaimed);
 }
 
 static void stats_settings(const struct emitter *c)
@@ -225,6 +252,12 @@ static void stats_items(const struct emitter *c)
         ITEM_STAT("reclaimed", ci.reclaimed);
         ITEM_STAT("expired_unfetched", ci.expired_unfetched);
         ITEM_STAT("evicted_unfetched", ci.evicted_unfetched);
+        ITEM_STAT("evicted_active", ci.evicted_active);
+        ITEM_STAT("crawler_reclaimed", ci.crawler_reclaimed);
+        ITEM_STAT("crawler_items_checked", ci.crawler_items_checked);
+        ITEM_STAT("lrutail_reflocked", ci.lrutail_reflocked);
+        ITEM_STAT("direct_reclaims", ci.direct_reclaims);
+        ITEM_STAT("mem_requested", ci.mem_requested);
 #undef ITEM_STAT
     }
 }

@@ -29,7 +29,9 @@ struct thread {
     struct conn *conns;
     uint64_t nconns;
     struct wblock *free_blocks; /* owner thread only */
-    int nfree_blocks;
+    /* the owner writes these two, stats read them (relaxed atomics) */
+    int nfree_blocks;           /* blocks in free_blocks */
+    uint64_t nblocks;           /* its blocks alive, in use or free */
     /* A call from another thread (thread_call), under lock. */
     void (*call_fn)(struct thread *t, void *arg);
     void *call_arg;

@@ -24,6 +24,10 @@
 struct sweep {
     rel_time_t now;
     bool again;         /* met an item that may die later, or a held dead one */
+    /* For stats (memcached's lru_crawler_starts and _running): written by
+     * the sweeping thread only, read by others with relaxed loads. */
+    uint64_t starts;
+    bool running;
 };
 
 /* At the start of the table: true to sweep, clearing *dirty (a store that
@@ -33,6 +37,8 @@ static inline bool sweep_start(struct sweep *sw, bool *dirty)
     if (!__atomic_exchange_n(dirty, false, __ATOMIC_RELAXED))
         return false;
     sw->again = false;
+    __atomic_store_n(&sw->starts, sw->starts + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&sw->running, true, __ATOMIC_RELAXED);
     return true;
 }
 
@@ -54,8 +60,9 @@ static inline bool sweep_keep(struct sweep *sw, const item *it, bool dead)
 
 /* The cursor is back at the start: keep *dirty set if this sweep left
  * anything that can still die. */
-static inline void sweep_done(const struct sweep *sw, bool *dirty)
+static inline void sweep_done(struct sweep *sw, bool *dirty)
 {
+    __atomic_store_n(&sw->running, false, __ATOMIC_RELAXED);
     if (sw->again)
         __atomic_store_n(dirty, true, __ATOMIC_RELAXED);
 }

@@ -141,6 +141,8 @@ sub errcount {
     ok(errcount($path, 6015) >= 1, 'buffer limit: the refusal counted at E6015');
     my $s = $srv->new_sock;
     like(send_recv($s, "version\r\n"), qr/^VERSION/, 'buffer limit: small requests still served');
+    cmp_ok(mem_stats($s)->{read_buf_oom}, '>=', errcount($path, 6015),
+           'buffer limit: stats read_buf_oom counts each refusal');
 }
 
 # --- signals: SIGHUP is ignored, SIGUSR1 stops cleanly ----------------------

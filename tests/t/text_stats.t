@@ -119,6 +119,18 @@ delta_is("ms g2 2 MX\r\nxy\r\n", 1, { cmd_set => 0 }, "ms refused for its flags:
 delta_is("md g1 I\r\n", 1, { delete_hits => 0, curr_items => 0 }, "md I: no delete_hits");
 delta_is("flush_all abc\r\n", 1, { cmd_flush => 1 }, "a refused flush_all counts in cmd_flush");
 
+# the buffer pool, under memcached's read_buf_* names: blocks of 16 KiB
+# (or larger, for a long line), the idle ones kept for reuse
+if (mcd_only()) {
+    my $st = mem_stats($sock);
+    cmp_ok($st->{read_buf_count}, '>=', 1, 'read_buf_count: the pool has blocks after traffic');
+    cmp_ok($st->{read_buf_bytes}, '>=', 16384 * $st->{read_buf_count}, 'read_buf_bytes: 16 KiB or more each');
+    cmp_ok($st->{read_buf_bytes_free}, '>=', 16384, 'read_buf_bytes_free: a request\'s block went back to the pool');
+    cmp_ok($st->{read_buf_bytes_free}, '<=', $st->{read_buf_bytes}, 'read_buf_bytes_free: part of read_buf_bytes');
+    is($st->{read_buf_bytes_free} % 16384, 0, 'read_buf_bytes_free: whole blocks');
+    is($st->{read_buf_oom}, 0, 'read_buf_oom: none');
+}
+
 # connections
 if ($own) {
     my $before = mem_stats($sock);

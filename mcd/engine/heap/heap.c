@@ -38,6 +38,8 @@ static struct {
     uint64_t count, bytes;      /* linked items and their item_total()s */
     uint64_t evicted, evicted_nonzero, evicted_unfetched, expired_unfetched;
     uint64_t reclaimed, outofmemory;
+    uint64_t lrutail_reflocked, evicted_active, direct_reclaims, crawler_reclaimed;
+    uint64_t crawler_items_checked;     /* atomic: the maintainer adds */
     rel_time_t evicted_time;
 } lru = { .lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP };   /* adaptive: as the slab engine's LRU locks */
 
@@ -223,6 +225,8 @@ static enum evict_result evict_pass(bool allow_live, bool second_chance, bool *b
             continue;
         }
         bool dead = is_dead(it, now);
+        if (item_refcount(it) != 1)
+            lru.lrutail_reflocked++;
         if (item_refcount(it) != 1 || (!dead && !allow_live)) {
             if (item_refcount(it) == 1)
                 res = EVICT_NONE_DEAD;
@@ -250,7 +254,10 @@ static enum evict_result evict_pass(bool allow_live, bool second_chance, bool *b
                 lru.evicted_nonzero++;
             if (!(it->it_flags & ITEM_FETCHED))
                 lru.evicted_unfetched++;
+            if (it->it_flags & ITEM_ACTIVE)
+                lru.evicted_active++;
         }
+        lru.direct_reclaims++;
         do_unlink_(it, hv, true);
         htab_unlock(hv);
         res = EVICT_DONE;
@@ -391,11 +398,13 @@ bool heap_ttl_dirty;
 static void reclaim_if_dead(item *it, void *ctx)
 {
     struct sweep *sw = ctx;
+    __atomic_add_fetch(&lru.crawler_items_checked, 1, __ATOMIC_RELAXED);
     if (sweep_keep(sw, it, is_dead(it, sw->now)))
         return;
     uint32_t hv = hash_key(item_key(it), it->nkey);
     pthread_mutex_lock(&lru.lock);
     lru.reclaimed++;
+    lru.crawler_reclaimed++;
     if (!(it->it_flags & ITEM_FETCHED))
         lru.expired_unfetched++;
     do_unlink_(it, hv, true);
@@ -409,10 +418,11 @@ static void reclaim_if_dead(item *it, void *ctx)
  * a cache whose items never expire costs no background work. The cursor is
  * reverse-binary, so a sweep survives the table doubling (htab_scan).
  */
+static struct sweep sw;         /* the maintainer's; stats read two fields */
+
 void heap_expire_pass(void)
 {
     static uint64_t cursor;     /* only the maintainer runs this */
-    static struct sweep sw;
     rel_time_t now = clock_now();
     rel_time_t pf = __atomic_load_n(&pending_flush, __ATOMIC_RELAXED);
     if (pf && pf <= now)
@@ -512,6 +522,11 @@ static bool heap_class_info(int id, struct engine_class_info *out)
     out->expired_unfetched = lru.expired_unfetched;
     out->reclaimed = lru.reclaimed;
     out->outofmemory = lru.outofmemory;
+    out->lrutail_reflocked = lru.lrutail_reflocked;
+    out->evicted_active = lru.evicted_active;
+    out->direct_reclaims = lru.direct_reclaims;
+    out->crawler_reclaimed = lru.crawler_reclaimed;
+    out->crawler_items_checked = __atomic_load_n(&lru.crawler_items_checked, __ATOMIC_RELAXED);
     out->evicted_time = lru.evicted_time;
     out->tail_age = lru.tail ? now - item_time(lru.tail) : 0;
     pthread_mutex_unlock(&lru.lock);
@@ -545,6 +560,8 @@ static void heap_stats(stat_emit_fn emit, void *ctx)
     emit_u64(emit, ctx, "evictions", ci.evicted);
     emit_u64(emit, ctx, "evicted_nonzero", ci.evicted_nonzero);
     emit_u64(emit, ctx, "reclaimed", ci.reclaimed);
+    emit_u64(emit, ctx, "lru_crawler_running", __atomic_load_n(&sw.running, __ATOMIC_RELAXED));
+    emit_u64(emit, ctx, "lru_crawler_starts", __atomic_load_n(&sw.starts, __ATOMIC_RELAXED));
     emit_u64(emit, ctx, "slabs_outofmemory", ci.outofmemory);
     emit_u64(emit, ctx, "hash_power_level", htab_power());
     emit_u64(emit, ctx, "hash_bytes", ((uint64_t)1 << htab_power()) * sizeof(item *));

@@ -33,6 +33,8 @@ struct lru {
     uint64_t bytes;             /* their total size */
     uint64_t evicted, evicted_nonzero, evicted_unfetched, expired_unfetched;
     uint64_t reclaimed;
+    uint64_t lrutail_reflocked, evicted_active, direct_reclaims, crawler_reclaimed;
+    uint64_t crawler_items_checked;     /* atomic: the maintainer adds */
     rel_time_t evicted_time;
 };
 
@@ -257,6 +259,7 @@ static enum evict_result lru_evict_pass(unsigned id, bool allow_live, bool secon
             continue;
         }
         if (item_refcount(it) != 1) {
+            l->lrutail_reflocked++;
             item_unlock(hv);
             it = prev;
             continue;
@@ -288,7 +291,10 @@ static enum evict_result lru_evict_pass(unsigned id, bool allow_live, bool secon
                 l->evicted_nonzero++;
             if (!(it->it_flags & ITEM_FETCHED))
                 l->evicted_unfetched++;
+            if (it->it_flags & ITEM_ACTIVE)
+                l->evicted_active++;
         }
+        l->direct_reclaims++;
         note_departure(it, dead, "lru tail", now);
         items_unlink_(it, hv, true);
         item_unlock(hv);
@@ -502,12 +508,14 @@ bool items_ttl_dirty;
 static void reclaim_if_dead(item *it, void *ctx)
 {
     struct sweep *sw = ctx;
+    struct lru *l = &lrus[it->clsid];
+    __atomic_add_fetch(&l->crawler_items_checked, 1, __ATOMIC_RELAXED);
     if (sweep_keep(sw, it, item_is_expired(it, sw->now) || item_is_flushed(it)))
         return;
     uint32_t hv = hash_key(item_key(it), it->nkey);
-    struct lru *l = &lrus[it->clsid];
     pthread_mutex_lock(&l->lock);
     l->reclaimed++;
+    l->crawler_reclaimed++;
     if (!(it->it_flags & ITEM_FETCHED))
         l->expired_unfetched++;
     note_departure(it, true, "", sw->now);
@@ -521,10 +529,11 @@ static void reclaim_if_dead(item *it, void *ctx)
  * items that are expired or flushed, so memory comes back without waiting
  * for a client to touch the dead keys.
  */
+static struct sweep sw;         /* the maintainer's; stats read two fields */
+
 void items_expire_pass(void)
 {
     static uint64_t cursor;     /* only the maintainer thread runs this */
-    static struct sweep sw;
     rel_time_t now = clock_now();
     rel_time_t pf = __atomic_load_n(&pending_flush, __ATOMIC_RELAXED);
     if (pf && pf <= now) {
@@ -598,6 +607,11 @@ static bool slab_class_info(int id, struct engine_class_info *out)
     out->evicted_unfetched = l->evicted_unfetched;
     out->expired_unfetched = l->expired_unfetched;
     out->reclaimed = l->reclaimed;
+    out->lrutail_reflocked = l->lrutail_reflocked;
+    out->evicted_active = l->evicted_active;
+    out->direct_reclaims = l->direct_reclaims;
+    out->crawler_reclaimed = l->crawler_reclaimed;
+    out->crawler_items_checked = __atomic_load_n(&l->crawler_items_checked, __ATOMIC_RELAXED);
     out->evicted_time = l->evicted_time;
     out->tail_age = l->tail ? now - item_time(l->tail) : 0;
     pthread_mutex_unlock(&l->lock);
@@ -648,6 +662,8 @@ static void slab_stats(stat_emit_fn emit, void *ctx)
     emit_u64(emit, ctx, "evicted_nonzero", ev_nonzero);
     emit_u64(emit, ctx, "reclaimed", reclaimed);
     emit_u64(emit, ctx, "slabs_outofmemory", oom);
+    emit_u64(emit, ctx, "lru_crawler_running", __atomic_load_n(&sw.running, __ATOMIC_RELAXED));
+    emit_u64(emit, ctx, "lru_crawler_starts", __atomic_load_n(&sw.starts, __ATOMIC_RELAXED));
     emit_u64(emit, ctx, "hash_power_level", assoc_hashpower());
     emit_u64(emit, ctx, "hash_bytes", assoc_bytes());
     emit_u64(emit, ctx, "hash_is_expanding", assoc_expanding());
