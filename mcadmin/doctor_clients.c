@@ -178,6 +178,13 @@ void dr_rule_slow_client(struct doctor *d)
                 break;
             }
         }
+        /* what the holding costs: evictions that had to pass its items by */
+        double reflocked = dr_delta(d, "lrutail_reflocked");
+        if (reflocked > 0)
+            dr_evidence(f, "stats: lrutail_reflocked +%s over the interval: stores' "
+                        "evictions passed over held items", fmt_num(reflocked, b1));
+        if (dr_site_recent(d, 2105))
+            dr_site_evidence(d, f, 2105);
         dr_subject(f, "conn_id", json_integer(id));
         dr_subject(f, "peer", json_string(jx_str(c, "peer", "?")));
         dr_advise(d, f, ADV_SLOW_CLIENT);

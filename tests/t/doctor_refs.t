@@ -11,6 +11,7 @@ use McdTest timeout => 90;
 use McdAdmin;
 use McdDoctor;
 use File::Temp qw(tempdir);
+use POSIX ();
 
 plan skip_all => 'doctor reads mcd\'s admin socket' unless mcd_only() && !external();
 plan skip_all => 'no mcadmin binary (make builds it)' unless -x mcadmin_bin();
@@ -72,6 +73,45 @@ my $dir = tempdir('doctor-t-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     like($f->{subject}{peer} // '', qr/^tcp:127\.0\.0\.1:\d+$/, 'slow client: with its peer');
     ok((grep { /locked: 'bigkey'/ } @{ $f->{evidence} }), 'slow client: the held item is named');
     ok(!finding($d, 'reference_leak'), 'slow client: explained references are no leak');
+    close $slow;
+}
+
+# --- 6a. ... whose held items stores' evictions must pass over -------------------------
+{
+    my $sock = "/tmp/mcd-doctor-tail-$$.admin";
+    my $srv = new_server('-m', '2', '-o', "admin_socket=$sock");
+    my $s = $srv->sock;
+    my $v = 'v' x 1000;
+    send_bytes($s, join('', map { "set k$_ 0 0 1000 noreply\r\n$v\r\n" } 1 .. 2500) . "version\r\n");
+    like(read_line($s), qr/^VERSION/, 'held tail: filled past -m 2');
+    my @tail;      # the oldest items left: the LRU tail
+    for my $i (1 .. 2500) {
+        push @tail, "k$i" if send_recv($s, "mg k$i\r\n") eq "HD\r\n";
+        last if @tail == 4;
+    }
+    my $slow = $srv->new_sock;
+    send_bytes($slow, 'get ' . join(' ', (@tail) x 10000) . "\r\n");   # 40 MB, never read
+    ok(wait_until(sub {
+        my ($c) = grep { $_->{state} eq 'conn_mwrite' && $_->{held_refs} >= 4 }
+                  @{ admin_request($sock, 'conns')->{data}{connections} };
+        return $c;
+    }, 10), 'held tail: the client holds the tail items');
+    # stores that evict, while the doctor takes its two samples
+    my $pid = fork();
+    die "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        my $w = $srv->new_sock;
+        my $end = time + 3 * McdTest::slow();
+        my $i = 0;
+        send_recv($w, "set new" . $i++ . " 0 0 1000\r\n$v\r\n") while time < $end;
+        POSIX::_exit(0);
+    }
+    my ($rc, $d, $out) = doctor($sock, '--interval', '1');
+    waitpid($pid, 0);
+    my $f = finding($d, 'slow_client');
+    ok($f, 'held tail: slow_client found') or diag($out);
+    ok((grep { /^stats: lrutail_reflocked \+\d+ over the interval/ } @{ $f->{evidence} // [] }),
+       'held tail: the evictions that passed its items by are evidence') or diag($out);
     close $slow;
 }
 
