@@ -42,9 +42,11 @@ enum delta_result {
     DELTA_OK, DELTA_NON_NUMERIC, DELTA_NOT_FOUND, DELTA_EXISTS, DELTA_ERROR
 };
 
-/* Who removes an item: a client's delete, or mcd itself (the old value a
- * refused set must not leave readable, the LRU crawler's reclaim). */
-enum remove_by { REMOVE_CLIENT, REMOVE_SERVER };
+/* Who removes an item: a client's delete; mcd itself (the old value a
+ * refused set must not leave readable); or the LRU crawler, which removes
+ * only a dead (expired or flushed) item and counts it as its own reclaim
+ * (crawler_reclaimed), not as a client's get_expired. */
+enum remove_by { REMOVE_CLIENT, REMOVE_SERVER, REMOVE_DEAD };
 
 /* The version of this table and of item.h, checked when loading a .so. */
 #define MCD_ENGINE_ABI 5

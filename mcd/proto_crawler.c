@@ -195,13 +195,13 @@ struct crawl {
 };
 
 /* Reclaims one expired or flushed item, unless the key has been stored
- * again since it was copied: remove() only takes the item with this CAS,
- * and finding it dead unlinks it. */
+ * again since it was copied: REMOVE_DEAD takes only a dead item with this
+ * CAS, and counts it in crawler_reclaimed, as memcached's crawler does. */
 static bool crawl_row(const struct engine_item_info *i, void *ctx)
 {
     struct crawl *cr = ctx;
     if (i->dead && i->clsid < CRAWLER_MAX_CLASS && cr->want[i->clsid])
-        engine->remove(i->key, i->nkey, i->cas, REMOVE_SERVER);
+        engine->remove(i->key, i->nkey, i->cas, REMOVE_DEAD);
     return true;
 }
 

@@ -19,6 +19,8 @@
  *   defined here
  *   ENG_NOTE_TTL(exptime)                  optional: told of every exptime
  *                                          set on an item after its alloc
+ *   ENG_RECLAIM(it, hv)                    under lock(hv): count a dead item
+ *                                          as the crawler's and unlink it
  */
 #ifndef MCD_ENGINE_ITEM_RULES_H
 #define MCD_ENGINE_ITEM_RULES_H
@@ -181,6 +183,15 @@ static enum store_result ENG_REMOVE(const char *key, size_t nkey, uint64_t cas,
     uint32_t hv = hash_key(key, nkey);
     enum store_result res = STORE_NOT_FOUND;
     ENG_LOCK(hv);
+    if (by == REMOVE_DEAD) {
+        item *d = ENG_FIND(key, nkey, hv);
+        if (d && d->cas == cas && (ENG_IS_FLUSHED(d) || ENG_IS_EXPIRED(d, clock_now()))) {
+            ENG_RECLAIM(d, hv);
+            res = STORE_STORED;
+        }
+        ENG_UNLOCK(hv);
+        return res;
+    }
     item *it = ENG_GET_LOCKED(key, nkey, hv, false);
     if (it) {
         if (cas != 0 && cas != it->cas) {

@@ -144,6 +144,7 @@ my $t0 = time;
     is(send_recv($s, "lru_crawler crawl 1 2\r\n"), "ERROR\r\n", "crawl with two arguments");
 
     # crawl reclaims expired items (memcached does it in its crawler thread)
+    my $before = mem_stats($s);
     set_ok($s, "short", "x");
     set_ok($s, "short2", "y");
     is(send_recv($s, "touch short -1\r\n"), "TOUCHED\r\n", "expire one item by touch");
@@ -157,6 +158,14 @@ my $t0 = time;
     ok(wait_until(sub { mem_stats($s)->{curr_items} == 4 }, 10),
        "crawl reclaimed the expired items (curr_items 4)")
         or diag "curr_items " . mem_stats($s)->{curr_items};
+    if (mcd_only()) {
+        # counted as the crawler's reclaims (or the background sweep's, if
+        # it got there first), never as expired items a client met
+        my $after = mem_stats($s);
+        is($after->{crawler_reclaimed} - $before->{crawler_reclaimed}, 2,
+           'crawl: crawler_reclaimed +2');
+        is($after->{get_expired} - $before->{get_expired}, 0, 'crawl: get_expired unchanged');
+    }
     mem_get_is($s, "foo", "bar", "live items survive a crawl");
 
     is(send_recv($s, "lru_crawler disable\r\n"), "OK\r\n", "disable");

@@ -360,6 +360,33 @@ static void test_remove(void **state)
     assert_missing("rm:k");
 }
 
+/* The LRU crawler's remove: only a dead item with the CAS it saw, counted
+ * as the crawler's reclaim, never as a client's get_expired. */
+static void test_remove_dead(void **state)
+{
+    (void)state;
+    uint64_t live = set("rd:live", "v");
+    assert_int_equal(E->remove("rd:live", 7, live, REMOVE_DEAD), STORE_NOT_FOUND);
+    assert_value("rd:live", "v");
+
+    uint64_t cas = 0;
+    assert_int_equal(store_x("rd:k", "v", STORE_SET, 0, &cas, tnow + 10), STORE_STORED);
+    advance(11);
+    struct engine_class_info before, after;
+    int id = (int)slabs_clsid(item_total(4, 3));
+    assert_true(E->class_info(id, &before));
+    struct tstats s0, s1;
+    stats_sum(&s0);
+    assert_int_equal(E->remove("rd:k", 4, cas + 1, REMOVE_DEAD), STORE_NOT_FOUND);
+    assert_int_equal(E->remove("rd:k", 4, cas, REMOVE_DEAD), STORE_STORED);
+    assert_true(E->class_info(id, &after));
+    stats_sum(&s1);
+    assert_int_equal(after.crawler_reclaimed, before.crawler_reclaimed + 1);
+    assert_int_equal(after.reclaimed, before.reclaimed + 1);
+    assert_int_equal(s1.get_expired, s0.get_expired);
+    assert_int_equal(E->remove("rd:k", 4, cas, REMOVE_DEAD), STORE_NOT_FOUND);
+}
+
 /* --- incr/decr ------------------------------------------------------------- */
 
 static enum delta_result arith(const char *key, bool incr, uint64_t delta,
@@ -916,6 +943,7 @@ int main(void)
         cmocka_unit_test(test_too_large),
         cmocka_unit_test(test_references),
         cmocka_unit_test(test_remove),
+        cmocka_unit_test(test_remove_dead),
         cmocka_unit_test(test_arith),
         cmocka_unit_test(test_arith_while_held),
         cmocka_unit_test(test_touch_expiry),

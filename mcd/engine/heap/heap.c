@@ -343,6 +343,19 @@ item *heap_item_alloc(const char *key, size_t nkey, uint32_t flags,
     return it;
 }
 
+/* Under lock(hv): a dead item freed by the expiry sweep or the LRU
+ * crawler, counted as theirs. */
+static void heap_reclaim(item *it, uint32_t hv)
+{
+    pthread_mutex_lock(&lru.lock);
+    lru.reclaimed++;
+    lru.crawler_reclaimed++;
+    if (!(it->it_flags & ITEM_FETCHED))
+        lru.expired_unfetched++;
+    do_unlink_(it, hv, true);
+    pthread_mutex_unlock(&lru.lock);
+}
+
 #define ENG_LOCK(hv) htab_lock(hv)
 #define ENG_UNLOCK(hv) htab_unlock(hv)
 #define ENG_GET_LOCKED heap_do_get
@@ -364,6 +377,7 @@ item *heap_item_alloc(const char *key, size_t nkey, uint32_t flags,
 #define ENG_REMOVE heap_remove
 #define ENG_ARITH heap_arith
 #define ENG_NOTE_TTL heap_note_ttl
+#define ENG_RECLAIM heap_reclaim
 #include "../item_rules.h"
 
 /* As the slab engine's (items.c): a flush at once takes a CAS of its own. */
@@ -401,14 +415,7 @@ static void reclaim_if_dead(item *it, void *ctx)
     __atomic_add_fetch(&lru.crawler_items_checked, 1, __ATOMIC_RELAXED);
     if (sweep_keep(sw, it, is_dead(it, sw->now)))
         return;
-    uint32_t hv = hash_key(item_key(it), it->nkey);
-    pthread_mutex_lock(&lru.lock);
-    lru.reclaimed++;
-    lru.crawler_reclaimed++;
-    if (!(it->it_flags & ITEM_FETCHED))
-        lru.expired_unfetched++;
-    do_unlink_(it, hv, true);
-    pthread_mutex_unlock(&lru.lock);
+    heap_reclaim(it, hash_key(item_key(it), it->nkey));
 }
 
 /*

@@ -450,6 +450,21 @@ item *items_alloc(const char *key, size_t nkey, uint32_t flags,
     return it;
 }
 
+/* Under lock(hv): a dead item freed by the expiry sweep or the LRU
+ * crawler, counted as theirs. */
+static void items_reclaim(item *it, uint32_t hv)
+{
+    struct lru *l = &lrus[it->clsid];
+    pthread_mutex_lock(&l->lock);
+    l->reclaimed++;
+    l->crawler_reclaimed++;
+    if (!(it->it_flags & ITEM_FETCHED))
+        l->expired_unfetched++;
+    note_departure(it, true, "", clock_now());
+    items_unlink_(it, hv, true);
+    pthread_mutex_unlock(&l->lock);
+}
+
 #define ENG_LOCK(hv) item_lock(hv)
 #define ENG_UNLOCK(hv) item_unlock(hv)
 #define ENG_GET_LOCKED items_get_locked
@@ -471,6 +486,7 @@ item *items_alloc(const char *key, size_t nkey, uint32_t flags,
 #define ENG_REMOVE slab_remove
 #define ENG_ARITH slab_arith
 #define ENG_NOTE_TTL items_note_ttl
+#define ENG_RECLAIM items_reclaim
 #include "../item_rules.h"
 
 /* Items with a CAS below oldest_cas are flushed. A flush at once takes a
@@ -512,15 +528,7 @@ static void reclaim_if_dead(item *it, void *ctx)
     __atomic_add_fetch(&l->crawler_items_checked, 1, __ATOMIC_RELAXED);
     if (sweep_keep(sw, it, item_is_expired(it, sw->now) || item_is_flushed(it)))
         return;
-    uint32_t hv = hash_key(item_key(it), it->nkey);
-    pthread_mutex_lock(&l->lock);
-    l->reclaimed++;
-    l->crawler_reclaimed++;
-    if (!(it->it_flags & ITEM_FETCHED))
-        l->expired_unfetched++;
-    note_departure(it, true, "", sw->now);
-    items_unlink_(it, hv, true);
-    pthread_mutex_unlock(&l->lock);
+    items_reclaim(it, hash_key(item_key(it), it->nkey));
 }
 
 /*
