@@ -248,6 +248,21 @@ bench-ir: $(BIN)
 bench-ir-memcached: $(BIN)
 	MCD_BIN=$(abspath $(BIN)) IR_PEER=$${IR_PEER:-/usr/bin/memcached} /usr/bin/python3 bench/lib/ir.py
 
+# make bench-floor: how low server CPU per request can go here at all:
+# servers that do nothing per request (epoll; io_uring if liburing-dev is
+# installed) beside mcd and memcached under one closed-loop client.
+.PHONY: bench-floor
+FLOOR_BUILD := build/bench-floor
+bench-floor: $(BIN)
+	@mkdir -p $(FLOOR_BUILD)
+	$(CC) -O2 -Wall -Wextra -o $(FLOOR_BUILD)/floor_epoll bench/floor/floor_epoll.c -lpthread
+	$(CC) -O2 -Wall -Wextra -o $(FLOOR_BUILD)/floor_client bench/floor/floor_client.c -lpthread
+	@if [ -f /usr/include/liburing.h ]; then \
+	  echo "$(CC) -O2 -Wall -Wextra -o $(FLOOR_BUILD)/floor_uring bench/floor/floor_uring.c -luring -lpthread"; \
+	  $(CC) -O2 -Wall -Wextra -o $(FLOOR_BUILD)/floor_uring bench/floor/floor_uring.c -luring -lpthread; \
+	else rm -f $(FLOOR_BUILD)/floor_uring; echo "bench-floor: liburing-dev not installed, no io_uring floor"; fi
+	MCD_BIN=$(abspath $(BIN)) FLOOR_DIR=$(abspath $(FLOOR_BUILD)) /usr/bin/python3 bench/lib/floor.py
+
 # make bench-more: what MSG_MORE saves on replies of more than IOV_MAX
 # pieces: mcd against itself built with -DMCD_NO_MSG_MORE, packets per
 # request side by side (bench/results/more.md).
