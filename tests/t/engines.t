@@ -19,7 +19,8 @@ plan skip_all => 'already running under another engine' if engine() ne 'slab';
 my $root = repo_root();
 my $so = $ENV{MCD_ENGINE_SO} // "$root/build/engines/heap.so";
 my @subset = qw(text_storage text_arith text_expiry text_eviction cas_concurrency
-                meta admin text_delete_flush regress_evict_active differential);
+                meta admin text_delete_flush regress_evict_active differential
+                history_evictions);
 
 sub run_file {
     my ($engine, $name) = @_;

@@ -11,7 +11,6 @@ use McdAdmin;
 use JSON::PP qw(decode_json);
 
 plan skip_all => 'history is mcd\'s' unless mcd_only() && !external();
-plan skip_all => 'slab engine only' if ($ENV{MCD_ENGINE} // 'slab') ne 'slab';
 my $path = "/tmp/mcd-hev-$$.admin";
 my $srv = new_server('-m', '4', '-o', "admin_socket=$path,slab_automove=0");
 my $s = $srv->sock;
@@ -94,6 +93,7 @@ my $st = mem_stats($s, 'slabs');
 my ($src) = map { /^(\d+):total_pages$/ ? $1 : () } grep { /:total_pages$/ && $st->{$_} > 1 } keys %$st;
 my ($dst) = map { /^(\d+):chunk_size$/ ? $1 : () } grep { /:chunk_size$/ && $st->{$_} > 20000 } keys %$st;
 SKIP: {
+    skip 'page moves are the slab engine\'s', 2 if engine() ne 'slab';
     skip 'no class with a spare page', 2 unless $src && $dst && $src != $dst;
     like(send_recv($s, "slabs reassign $src $dst\r\n"), qr/^OK/, 'slabs reassign');
     my $pm;

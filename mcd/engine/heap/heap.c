@@ -23,6 +23,7 @@
 #include "../../settings.h"
 #include "../../stats.h"
 #include "../../util.h"
+#include "../departure.h"
 #include "../sweep.h"
 
 /* Items are moved to the LRU head at most this often (seconds). */
@@ -32,7 +33,7 @@
 /* Evictions one allocation may cause (a large item displaces small ones). */
 #define EVICT_MAX 4096
 
-static struct {
+static struct heap_lru {
     pthread_mutex_t lock;       /* guards everything in this struct */
     item *head, *tail;
     uint64_t count, bytes;      /* linked items and their item_total()s */
@@ -205,78 +206,33 @@ void heap_do_bump(item *it, bool read)
 
 /* --- eviction ------------------------------------------------------------- */
 
-enum evict_result { EVICT_DONE, EVICT_BUSY, EVICT_EMPTY, EVICT_NONE_DEAD };
-
-/* Frees one item near the LRU tail that nobody references: a dead one, or
- * (allow_live) the least recently used; with second_chance, items fetched
- * again since their last bump go back to the head instead. */
-static enum evict_result evict_pass(bool allow_live, bool second_chance, bool *bumped)
+static void evict_to_head(struct heap_lru *l, item *it)
 {
-    enum evict_result res = EVICT_EMPTY;
-    rel_time_t now = clock_now();
-    pthread_mutex_lock(&lru.lock);
-    item *it = lru.tail;
-    for (int tries = 0; it && tries < EVICT_SEARCH; tries++) {
-        item *prev = it->prev;
-        uint32_t hv = hash_key(item_key(it), it->nkey);
-        res = EVICT_BUSY;
-        if (!htab_trylock(hv)) {
-            it = prev;
-            continue;
-        }
-        bool dead = is_dead(it, now);
-        if (item_refcount(it) != 1)
-            lru.lrutail_reflocked++;
-        if (item_refcount(it) != 1 || (!dead && !allow_live)) {
-            if (item_refcount(it) == 1)
-                res = EVICT_NONE_DEAD;
-            htab_unlock(hv);
-            it = prev;
-            continue;
-        }
-        if (!dead && second_chance && (it->it_flags & ITEM_ACTIVE)) {
-            it->it_flags &= (uint8_t)~ITEM_ACTIVE;
-            lru_unlink(it);
-            lru_link_head(it);
-            htab_unlock(hv);
-            *bumped = true;
-            it = prev;
-            continue;
-        }
-        if (dead) {
-            lru.reclaimed++;
-            if (!(it->it_flags & ITEM_FETCHED))
-                lru.expired_unfetched++;
-        } else {
-            lru.evicted++;
-            lru.evicted_time = now - item_time(it);
-            if (it->exptime != 0)
-                lru.evicted_nonzero++;
-            if (!(it->it_flags & ITEM_FETCHED))
-                lru.evicted_unfetched++;
-            if (it->it_flags & ITEM_ACTIVE)
-                lru.evicted_active++;
-        }
-        lru.direct_reclaims++;
-        do_unlink_(it, hv, true);
-        htab_unlock(hv);
-        res = EVICT_DONE;
-        break;
-    }
-    pthread_mutex_unlock(&lru.lock);
-    return res;
+    (void)l;
+    lru_unlink(it);
+    lru_link_head(it);
 }
 
-/* When every tail item was fetched again since its last bump (a read-heavy
- * load), the second chances are spent in one pass and the next evicts the
- * least recently used of them, rather than failing the store (as the slab
- * engine does; tests/t/regress_evict_active.t). */
+static void evict_free(struct heap_lru *l, item *it, uint32_t hv, bool dead, rel_time_t now)
+{
+    (void)l;
+    departure_note(it, dead, is_flushed(it), "lru tail", now);
+    do_unlink_(it, hv, true);
+}
+
+#define EV_LRU struct heap_lru
+#define EV_TRYLOCK(hv) htab_trylock(hv)
+#define EV_UNLOCK(hv) htab_unlock(hv)
+#define EV_IS_DEAD(it, now) is_dead(it, now)
+#define EV_TO_HEAD evict_to_head
+#define EV_FREE evict_free
+#define EV_PASS evict_pass
+#define EV_ONE evict_two_passes
+#include "../evict_rules.h"
+
 static enum evict_result evict_one(bool allow_live)
 {
-    bool bumped = false;
-    enum evict_result r = evict_pass(allow_live, true, &bumped);
-    if (r != EVICT_DONE && bumped)
-        r = evict_pass(allow_live, false, &bumped);
+    enum evict_result r = evict_two_passes(&lru, allow_live);
     if (r != EVICT_DONE) {
         pthread_mutex_lock(&lru.lock);
         lru.outofmemory++;
@@ -352,6 +308,7 @@ static void heap_reclaim(item *it, uint32_t hv)
     lru.crawler_reclaimed++;
     if (!(it->it_flags & ITEM_FETCHED))
         lru.expired_unfetched++;
+    departure_note(it, true, is_flushed(it), "", clock_now());
     do_unlink_(it, hv, true);
     pthread_mutex_unlock(&lru.lock);
 }

@@ -19,6 +19,7 @@
 #include "../../settings.h"
 #include "../../stats.h"
 #include "../../util.h"
+#include "../departure.h"
 #include "../sweep.h"
 
 /* Items are moved to the LRU head at most this often (seconds). */
@@ -220,102 +221,34 @@ void items_bump(item *it, bool read)
 
 /* --- eviction ------------------------------------------------------------ */
 
-/* Evidence: an item leaving for lack of room or time (history.h). Under
- * the item's lock; the history ring's lock is a leaf. */
+/* Evidence: an item leaving for lack of room or time (departure.h). */
 static void note_departure(const item *it, bool dead, const char *why, rel_time_t now)
 {
-    struct hist_event ev = {
-        .kind = dead ? HK_expiration : HK_eviction,
-        .what = dead ? (item_is_flushed(it) ? "flushed" : "expired") : why,
-        .clsid = it->clsid, .size = item_total(it->nkey, it->nbytes),
-        .age = now - item_time(it), .fetched = (it->it_flags & ITEM_FETCHED) != 0,
-    };
-    history_set_key(&ev, item_key(it), it->nkey);
-    history_add(&ev);
+    departure_note(it, dead, item_is_flushed(it), why, now);
 }
 
-enum evict_result { EVICT_DONE, EVICT_BUSY, EVICT_EMPTY, EVICT_NONE_DEAD };
-
-/*
- * Frees one item from the tail of class id: a dead (expired or flushed) one
- * if any is near the tail, else, when allowed, the least recently used one
- * nobody is reading. Items fetched since their last bump get a second chance
- * at the head instead.
- */
-static enum evict_result lru_evict_pass(unsigned id, bool allow_live, bool second_chance,
-                                         bool *bumped)
+static void evict_to_head(struct lru *l, item *it)
 {
-    struct lru *l = &lrus[id];
-    enum evict_result res = EVICT_EMPTY;
-    rel_time_t now = clock_now();
-    pthread_mutex_lock(&l->lock);
-    item *it = l->tail;
-    for (int tries = 0; it && tries < EVICT_SEARCH; tries++) {
-        item *prev = it->prev;
-        uint32_t hv = hash_key(item_key(it), it->nkey);
-        res = EVICT_BUSY;
-        if (!item_trylock(hv)) {
-            it = prev;
-            continue;
-        }
-        if (item_refcount(it) != 1) {
-            l->lrutail_reflocked++;
-            item_unlock(hv);
-            it = prev;
-            continue;
-        }
-        bool dead = item_is_expired(it, now) || item_is_flushed(it);
-        if (!dead && !allow_live) {
-            res = EVICT_NONE_DEAD;
-            item_unlock(hv);
-            it = prev;
-            continue;
-        }
-        if (!dead && second_chance && (it->it_flags & ITEM_ACTIVE)) {
-            it->it_flags &= (uint8_t)~ITEM_ACTIVE;
-            lru_unlink(l, it);
-            lru_link_head(l, it);
-            item_unlock(hv);
-            *bumped = true;
-            it = prev;
-            continue;
-        }
-        if (dead) {
-            l->reclaimed++;
-            if (!(it->it_flags & ITEM_FETCHED))
-                l->expired_unfetched++;
-        } else {
-            l->evicted++;
-            l->evicted_time = now - item_time(it);
-            if (it->exptime != 0)
-                l->evicted_nonzero++;
-            if (!(it->it_flags & ITEM_FETCHED))
-                l->evicted_unfetched++;
-            if (it->it_flags & ITEM_ACTIVE)
-                l->evicted_active++;
-        }
-        l->direct_reclaims++;
-        note_departure(it, dead, "lru tail", now);
-        items_unlink_(it, hv, true);
-        item_unlock(hv);
-        res = EVICT_DONE;
-        break;
-    }
-    pthread_mutex_unlock(&l->lock);
-    return res;
+    lru_unlink(l, it);
+    lru_link_head(l, it);
 }
 
-/* When every tail item was fetched again since its last bump (a read-heavy
- * load), the second chances are spent in one pass and the next pass evicts
- * the least recently used of them, rather than failing the store. */
-static enum evict_result lru_evict_one(unsigned id, bool allow_live)
+static void evict_free(struct lru *l, item *it, uint32_t hv, bool dead, rel_time_t now)
 {
-    bool bumped = false;
-    enum evict_result r = lru_evict_pass(id, allow_live, true, &bumped);
-    if (r != EVICT_DONE && bumped)
-        r = lru_evict_pass(id, allow_live, false, &bumped);
-    return r;
+    (void)l;
+    note_departure(it, dead, "lru tail", now);
+    items_unlink_(it, hv, true);
 }
+
+#define EV_LRU struct lru
+#define EV_TRYLOCK(hv) item_trylock(hv)
+#define EV_UNLOCK(hv) item_unlock(hv)
+#define EV_IS_DEAD(it, now) (item_is_expired(it, now) || item_is_flushed(it))
+#define EV_TO_HEAD evict_to_head
+#define EV_FREE evict_free
+#define EV_PASS lru_evict_pass
+#define EV_ONE lru_evict_one
+#include "../evict_rules.h"
 
 /* --- emptying a page that moves to another class ------------------------ */
 
@@ -419,7 +352,7 @@ item *items_alloc(const char *key, size_t nkey, uint32_t flags,
             struct err_ctx ctx = { .clsid = (int)id, .size = total };
             err_raise_ctx(ERR_SLAB_PAGE_MALLOC, &ctx);
         }
-        enum evict_result r = lru_evict_one(id, settings.evict_to_free);
+        enum evict_result r = lru_evict_one(&lrus[id], settings.evict_to_free);
         if (r == EVICT_DONE)
             continue;
         if (r == EVICT_EMPTY)
