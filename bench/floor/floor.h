@@ -1,5 +1,5 @@
 /*
- * floor.h - shared by the floor servers (bench/floor/README): the reply
+ * floor.h - shared by the floor servers (bench/README.md, make bench-floor): the reply
  * they send, their command line and their listening socket.
  *
  * A request is one line; the reply to each is REPLY_LEN bytes, the size of
@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,19 @@ static int floor_count_lines(const char *p, size_t n)
     for (size_t i = 0; i < n; i++)
         k += p[i] == '\n';
     return k;
+}
+
+/* Parse the flags, then run worker on -t threads until killed. */
+static int floor_main(int argc, char **argv, int *port, void *(*worker)(void *))
+{
+    int nt;
+    floor_args(argc, argv, port, &nt);
+    floor_reply_init();
+    pthread_t t[64];
+    for (int i = 0; i < nt; i++)
+        pthread_create(&t[i], NULL, worker, NULL);
+    pthread_join(t[0], NULL);
+    return 0;
 }
 
 #endif

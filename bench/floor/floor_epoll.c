@@ -56,12 +56,5 @@ static void *worker(void *arg)
 
 int main(int argc, char **argv)
 {
-    int nt;
-    floor_args(argc, argv, &port, &nt);
-    floor_reply_init();
-    pthread_t t[64];
-    for (int i = 0; i < nt; i++)
-        pthread_create(&t[i], NULL, worker, NULL);
-    pthread_join(t[0], NULL);
-    return 0;
+    return floor_main(argc, argv, &port, worker);
 }

@@ -31,6 +31,19 @@ enum evict_result {
     EVICT_NONE_DEAD     /* live items only, and live ones may not go */
 };
 
+/* memcached's counters of a live item evicted from LRU l (under its lock),
+ * by a store or by a page move */
+#define EV_COUNT_EVICTION(l, it, now) do { \
+        (l)->evicted++; \
+        (l)->evicted_time = (now) - item_time(it); \
+        if ((it)->exptime != 0) \
+            (l)->evicted_nonzero++; \
+        if (!((it)->it_flags & ITEM_FETCHED)) \
+            (l)->evicted_unfetched++; \
+        if ((it)->it_flags & ITEM_ACTIVE) \
+            (l)->evicted_active++; \
+    } while (0)
+
 #endif
 
 /*
@@ -79,14 +92,7 @@ static enum evict_result EV_PASS(EV_LRU *l, bool allow_live, bool second_chance,
             if (!(it->it_flags & ITEM_FETCHED))
                 l->expired_unfetched++;
         } else {
-            l->evicted++;
-            l->evicted_time = now - item_time(it);
-            if (it->exptime != 0)
-                l->evicted_nonzero++;
-            if (!(it->it_flags & ITEM_FETCHED))
-                l->evicted_unfetched++;
-            if (it->it_flags & ITEM_ACTIVE)
-                l->evicted_active++;
+            EV_COUNT_EVICTION(l, it, now);
         }
         l->direct_reclaims++;
         EV_FREE(l, it, hv, dead, now);

@@ -315,12 +315,7 @@ void items_clear_page(unsigned id, const char *start, const char *end,
         } else if (rescue_locked(l, it, hv)) {
             pc->rescued++;
         } else {
-            l->evicted++;
-            l->evicted_time = now - item_time(it);
-            if (it->exptime != 0)
-                l->evicted_nonzero++;
-            if (!(it->it_flags & ITEM_FETCHED))
-                l->evicted_unfetched++;
+            EV_COUNT_EVICTION(l, it, now);
             pc->evicted++;
             note_departure(it, false, "page move", now);
             items_unlink_(it, hv, true);
