@@ -205,7 +205,9 @@ struct engine {
     /* Invalidate everything stored before now + delay seconds. */
     void (*flush)(int64_t delay);
 
-    /* Introspection. */
+    /* Introspection. stats: the engine's own figures (bytes, curr_items,
+     * the hash table...); mcd sums the per-class ones (evictions,
+     * reclaimed...) from class_info itself. */
     void (*stats)(stat_emit_fn emit, void *ctx);
     int (*nclasses)(void);
     bool (*class_info)(int id, struct engine_class_info *out);

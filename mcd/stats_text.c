@@ -161,17 +161,29 @@ static void stats_general(const struct emitter *c)
                                     err_total(ERR_BUF_MEM_LIMIT));
     }
     engine->stats(c->emit, c->ctx);
-    /* memcached's sums of per-class figures */
+    /* memcached's figures that are sums over the classes */
     struct engine_class_info sum = { 0 }, ci;
     for (int id = 1; id <= engine->nclasses(); id++) {
         if (!engine->class_info(id, &ci))
             continue;
+        sum.expired_unfetched += ci.expired_unfetched;
+        sum.evicted_unfetched += ci.evicted_unfetched;
+        sum.evicted += ci.evicted;
+        sum.evicted_nonzero += ci.evicted_nonzero;
+        sum.reclaimed += ci.reclaimed;
+        sum.outofmemory += ci.outofmemory;
         sum.lrutail_reflocked += ci.lrutail_reflocked;
         sum.evicted_active += ci.evicted_active;
         sum.direct_reclaims += ci.direct_reclaims;
         sum.crawler_items_checked += ci.crawler_items_checked;
         sum.crawler_reclaimed += ci.crawler_reclaimed;
     }
+    stat_u64(c, "expired_unfetched", sum.expired_unfetched);
+    stat_u64(c, "evicted_unfetched", sum.evicted_unfetched);
+    stat_u64(c, "evictions", sum.evicted);
+    stat_u64(c, "evicted_nonzero", sum.evicted_nonzero);
+    stat_u64(c, "reclaimed", sum.reclaimed);
+    stat_u64(c, "slabs_outofmemory", sum.outofmemory);
     stat_u64(c, "lrutail_reflocked", sum.lrutail_reflocked);
     stat_u64(c, "evicted_active", sum.evicted_active);
     stat_u64(c, "direct_reclaims", sum.direct_reclaims);

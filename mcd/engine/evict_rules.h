@@ -31,6 +31,14 @@ enum evict_result {
     EVICT_NONE_DEAD     /* live items only, and live ones may not go */
 };
 
+/* memcached's counters of a dead (expired or flushed) item freed from LRU
+ * l (under its lock), by a store, a page move, the sweep or the crawler */
+#define EV_COUNT_RECLAIM(l, it) do { \
+        (l)->reclaimed++; \
+        if (!((it)->it_flags & ITEM_FETCHED)) \
+            (l)->expired_unfetched++; \
+    } while (0)
+
 /* memcached's counters of a live item evicted from LRU l (under its lock),
  * by a store or by a page move */
 #define EV_COUNT_EVICTION(l, it, now) do { \
@@ -87,13 +95,10 @@ static enum evict_result EV_PASS(EV_LRU *l, bool allow_live, bool second_chance,
             it = prev;
             continue;
         }
-        if (dead) {
-            l->reclaimed++;
-            if (!(it->it_flags & ITEM_FETCHED))
-                l->expired_unfetched++;
-        } else {
+        if (dead)
+            EV_COUNT_RECLAIM(l, it);
+        else
             EV_COUNT_EVICTION(l, it, now);
-        }
         l->direct_reclaims++;
         EV_FREE(l, it, hv, dead, now);
         EV_UNLOCK(hv);

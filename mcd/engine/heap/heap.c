@@ -304,10 +304,8 @@ item *heap_item_alloc(const char *key, size_t nkey, uint32_t flags,
 static void heap_reclaim(item *it, uint32_t hv)
 {
     pthread_mutex_lock(&lru.lock);
-    lru.reclaimed++;
+    EV_COUNT_RECLAIM(&lru, it);
     lru.crawler_reclaimed++;
-    if (!(it->it_flags & ITEM_FETCHED))
-        lru.expired_unfetched++;
     departure_note(it, true, is_flushed(it), "", clock_now());
     do_unlink_(it, hv, true);
     pthread_mutex_unlock(&lru.lock);
@@ -511,26 +509,18 @@ static void emit_u64(stat_emit_fn emit, void *ctx, const char *name, uint64_t v)
 
 static void heap_stats(stat_emit_fn emit, void *ctx)
 {
-    struct engine_class_info ci;
-    heap_class_info(HEAP_CLASS, &ci);
     pthread_mutex_lock(&lru.lock);
     uint64_t bytes = lru.bytes;
     pthread_mutex_unlock(&lru.lock);
     emit_u64(emit, ctx, "bytes", bytes);
     emit_u64(emit, ctx, "curr_items", __atomic_load_n(&curr_items, __ATOMIC_RELAXED));
     emit_u64(emit, ctx, "total_items", __atomic_load_n(&total_items, __ATOMIC_RELAXED));
-    emit_u64(emit, ctx, "expired_unfetched", ci.expired_unfetched);
-    emit_u64(emit, ctx, "evicted_unfetched", ci.evicted_unfetched);
-    emit_u64(emit, ctx, "evictions", ci.evicted);
-    emit_u64(emit, ctx, "evicted_nonzero", ci.evicted_nonzero);
-    emit_u64(emit, ctx, "reclaimed", ci.reclaimed);
     emit_u64(emit, ctx, "lru_crawler_running", __atomic_load_n(&sw.running, __ATOMIC_RELAXED));
     emit_u64(emit, ctx, "lru_crawler_starts", __atomic_load_n(&sw.starts, __ATOMIC_RELAXED));
-    emit_u64(emit, ctx, "slabs_outofmemory", ci.outofmemory);
     emit_u64(emit, ctx, "hash_power_level", htab_power());
     emit_u64(emit, ctx, "hash_bytes", ((uint64_t)1 << htab_power()) * sizeof(item *));
     emit_u64(emit, ctx, "hash_is_expanding", 0);
-    emit_u64(emit, ctx, "total_malloced", ci.mem_allocated);
+    emit_u64(emit, ctx, "total_malloced", __atomic_load_n(&mem_used, __ATOMIC_RELAXED));
     emit_u64(emit, ctx, "slab_pages", 0);
     /* no pages, so none ever move; the same stats as the slab engine's */
     static const char *const none[] = {

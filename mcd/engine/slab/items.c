@@ -308,7 +308,7 @@ void items_clear_page(unsigned id, const char *start, const char *end,
         if (item_refcount(it) != 1) {
             pc->busy++;
         } else if (item_is_expired(it, now) || item_is_flushed(it)) {
-            l->reclaimed++;
+            EV_COUNT_RECLAIM(l, it);
             pc->reclaimed++;
             note_departure(it, true, "", now);
             items_unlink_(it, hv, true);
@@ -384,10 +384,8 @@ static void items_reclaim(item *it, uint32_t hv)
 {
     struct lru *l = &lrus[it->clsid];
     pthread_mutex_lock(&l->lock);
-    l->reclaimed++;
+    EV_COUNT_RECLAIM(l, it);
     l->crawler_reclaimed++;
-    if (!(it->it_flags & ITEM_FETCHED))
-        l->expired_unfetched++;
     note_departure(it, true, "", clock_now());
     items_unlink_(it, hv, true);
     pthread_mutex_unlock(&l->lock);
@@ -573,31 +571,16 @@ static void emit_u64(stat_emit_fn emit, void *ctx, const char *name, uint64_t v)
 
 static void slab_stats(stat_emit_fn emit, void *ctx)
 {
-    uint64_t bytes = 0, evictions = 0, reclaimed = 0, exp_unf = 0, ev_unf = 0,
-             ev_nonzero = 0, oom = 0;
+    uint64_t bytes = 0;
     for (int id = 1; id <= slab_nclasses(); id++) {
-        struct engine_class_info ci;
-        slab_class_info(id, &ci);
         struct lru *l = &lrus[id];
         pthread_mutex_lock(&l->lock);
         bytes += l->bytes;
         pthread_mutex_unlock(&l->lock);
-        evictions += ci.evicted;
-        reclaimed += ci.reclaimed;
-        exp_unf += ci.expired_unfetched;
-        ev_unf += ci.evicted_unfetched;
-        ev_nonzero += ci.evicted_nonzero;
-        oom += ci.outofmemory;
     }
     emit_u64(emit, ctx, "bytes", bytes);
     emit_u64(emit, ctx, "curr_items", __atomic_load_n(&curr_items, __ATOMIC_RELAXED));
     emit_u64(emit, ctx, "total_items", __atomic_load_n(&total_items, __ATOMIC_RELAXED));
-    emit_u64(emit, ctx, "expired_unfetched", exp_unf);
-    emit_u64(emit, ctx, "evicted_unfetched", ev_unf);
-    emit_u64(emit, ctx, "evictions", evictions);
-    emit_u64(emit, ctx, "evicted_nonzero", ev_nonzero);
-    emit_u64(emit, ctx, "reclaimed", reclaimed);
-    emit_u64(emit, ctx, "slabs_outofmemory", oom);
     emit_u64(emit, ctx, "lru_crawler_running", __atomic_load_n(&sw.running, __ATOMIC_RELAXED));
     emit_u64(emit, ctx, "lru_crawler_starts", __atomic_load_n(&sw.starts, __ATOMIC_RELAXED));
     emit_u64(emit, ctx, "hash_power_level", assoc_hashpower());
